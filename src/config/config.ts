@@ -1,0 +1,250 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+
+/**
+ * One typed configuration, read once at boot from environment variables and an optional YAML file
+ * (`ARGUS_CONFIG`). Environment variables win over the file. Every bad value is collected and
+ * reported together, so a misconfigured deployment fails once with the whole list.
+ */
+export interface ArgusConfig {
+  home: string;
+  server: {
+    port: number;
+    host: string;
+    /** True when the host was chosen because no admin token is configured. */
+    loopbackOnly: boolean;
+    bodyLimitBytes: number;
+    maxRowsPerRequest: number;
+    adminToken: string | undefined;
+  };
+  batching: {
+    maxBatchSize: number;
+    maxQueueDelayMicros: number;
+    maxQueueRows: number;
+  };
+  store: {
+    clickhouse: { url: string; user: string; password: string; database: string } | undefined;
+    migrateOnStart: boolean;
+    retentionDays: number;
+  };
+  predictionLog: {
+    enabled: boolean;
+    inputs: InputLogging;
+    flushRows: number;
+    flushIntervalMs: number;
+    queueRows: number;
+    durability: 'async' | 'sync';
+  };
+}
+
+export type InputLogging = { mode: 'full' } | { mode: 'none' } | { mode: 'sample'; rate: number };
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Source = Record<string, string | undefined>;
+
+interface FieldReader {
+  problems: string[];
+  get(env: string, yamlPath: string): string | undefined;
+}
+
+function intField(
+  r: FieldReader,
+  env: string,
+  yamlPath: string,
+  def: number,
+  min: number,
+  max: number,
+): number {
+  const raw = r.get(env, yamlPath);
+  if (raw === undefined || raw === '') return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    r.problems.push(`${env} (${yamlPath}) must be an integer in [${min}, ${max}], got '${raw}'`);
+    return def;
+  }
+  return n;
+}
+
+function boolField(r: FieldReader, env: string, yamlPath: string, def: boolean): boolean {
+  const raw = r.get(env, yamlPath);
+  if (raw === undefined || raw === '') return def;
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  r.problems.push(`${env} (${yamlPath}) must be true or false, got '${raw}'`);
+  return def;
+}
+
+function enumField<T extends string>(
+  r: FieldReader,
+  env: string,
+  yamlPath: string,
+  values: readonly T[],
+  def: T,
+): T {
+  const raw = r.get(env, yamlPath);
+  if (raw === undefined || raw === '') return def;
+  if ((values as readonly string[]).includes(raw)) return raw as T;
+  r.problems.push(`${env} (${yamlPath}) must be one of ${values.join(', ')}, got '${raw}'`);
+  return def;
+}
+
+function parseInputLogging(r: FieldReader): InputLogging {
+  const raw = r.get('ARGUS_LOG_INPUTS', 'prediction_log.inputs');
+  if (raw === undefined || raw === '' || raw === 'full') return { mode: 'full' };
+  if (raw === 'none') return { mode: 'none' };
+  const m = /^sample:([0-9.]+)$/.exec(raw);
+  const rate = m ? Number(m[1]) : NaN;
+  if (!(rate > 0 && rate <= 1)) {
+    r.problems.push(
+      `ARGUS_LOG_INPUTS (prediction_log.inputs) must be full, none or sample:<rate in (0,1]>, got '${raw}'`,
+    );
+    return { mode: 'full' };
+  }
+  return { mode: 'sample', rate };
+}
+
+function flattenYaml(
+  value: unknown,
+  prefix = '',
+  out: Record<string, string> = {},
+): Record<string, string> {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flattenYaml(v, prefix ? `${prefix}.${k}` : k, out);
+  } else if (value !== undefined && value !== null) {
+    out[prefix] = String(value);
+  }
+  return out;
+}
+
+export function loadConfig(env: Source = process.env): ArgusConfig {
+  const problems: string[] = [];
+  let fileValues: Record<string, string> = {};
+  const file = env.ARGUS_CONFIG;
+  if (file) {
+    try {
+      fileValues = flattenYaml(parseYaml(readFileSync(file, 'utf8')));
+    } catch (err) {
+      problems.push(`ARGUS_CONFIG: cannot read YAML file '${file}': ${(err as Error).message}`);
+    }
+  }
+  const r: FieldReader = { problems, get: (e, y) => env[e] ?? fileValues[y] };
+
+  const adminToken = r.get('ARGUS_ADMIN_TOKEN', 'server.admin_token') || undefined;
+  if (adminToken !== undefined && adminToken.length < 16) {
+    problems.push('ARGUS_ADMIN_TOKEN (server.admin_token) must be at least 16 characters');
+  }
+  const explicitHost = r.get('ARGUS_HOST', 'server.host');
+  const host = adminToken ? (explicitHost ?? '0.0.0.0') : '127.0.0.1';
+
+  const chUrl = r.get('CLICKHOUSE_URL', 'store.clickhouse.url');
+  if (chUrl !== undefined && chUrl !== '' && !/^https?:\/\/[^/]+/.test(chUrl)) {
+    problems.push(`CLICKHOUSE_URL (store.clickhouse.url) must be an http(s) URL, got '${chUrl}'`);
+  }
+  const database = r.get('CLICKHOUSE_DATABASE', 'store.clickhouse.database') ?? 'argus';
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(database)) {
+    problems.push(
+      `CLICKHOUSE_DATABASE (store.clickhouse.database) must be a plain identifier, got '${database}'`,
+    );
+  }
+
+  const config: ArgusConfig = {
+    home: resolve(r.get('ARGUS_HOME', 'home') ?? '.argus'),
+    server: {
+      port: intField(r, 'PORT', 'server.port', 8080, 0, 65535),
+      host,
+      loopbackOnly: !adminToken,
+      bodyLimitBytes: intField(
+        r,
+        'ARGUS_BODY_LIMIT_BYTES',
+        'server.body_limit_bytes',
+        16 * 1024 * 1024,
+        1024,
+        1024 ** 3,
+      ),
+      maxRowsPerRequest: intField(
+        r,
+        'ARGUS_MAX_ROWS_PER_REQUEST',
+        'server.max_rows_per_request',
+        4096,
+        1,
+        1_000_000,
+      ),
+      adminToken,
+    },
+    batching: {
+      maxBatchSize: intField(r, 'ARGUS_MAX_BATCH_SIZE', 'batching.max_batch_size', 64, 1, 65536),
+      maxQueueDelayMicros: intField(
+        r,
+        'ARGUS_MAX_QUEUE_DELAY_US',
+        'batching.max_queue_delay_us',
+        500,
+        0,
+        10_000_000,
+      ),
+      maxQueueRows: intField(
+        r,
+        'ARGUS_MAX_QUEUE_ROWS',
+        'batching.max_queue_rows',
+        8192,
+        1,
+        10_000_000,
+      ),
+    },
+    store: {
+      clickhouse: chUrl
+        ? {
+            url: chUrl,
+            user: r.get('CLICKHOUSE_USER', 'store.clickhouse.user') ?? 'default',
+            password: r.get('CLICKHOUSE_PASSWORD', 'store.clickhouse.password') ?? '',
+            database,
+          }
+        : undefined,
+      migrateOnStart: boolField(r, 'ARGUS_MIGRATE_ON_START', 'store.migrate_on_start', true),
+      retentionDays: intField(r, 'ARGUS_RETENTION_DAYS', 'store.retention_days', 0, 0, 36500),
+    },
+    predictionLog: {
+      enabled: boolField(r, 'ARGUS_LOG_PREDICTIONS', 'prediction_log.enabled', true),
+      inputs: parseInputLogging(r),
+      flushRows: intField(
+        r,
+        'ARGUS_LOG_FLUSH_ROWS',
+        'prediction_log.flush_rows',
+        5000,
+        1,
+        1_000_000,
+      ),
+      flushIntervalMs: intField(
+        r,
+        'ARGUS_LOG_FLUSH_MS',
+        'prediction_log.flush_ms',
+        1000,
+        10,
+        600_000,
+      ),
+      queueRows: intField(
+        r,
+        'ARGUS_LOG_QUEUE_ROWS',
+        'prediction_log.queue_rows',
+        200_000,
+        100,
+        100_000_000,
+      ),
+      durability: enumField(
+        r,
+        'ARGUS_LOG_DURABILITY',
+        'prediction_log.durability',
+        ['async', 'sync'] as const,
+        'async',
+      ),
+    },
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}

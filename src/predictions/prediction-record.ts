@@ -1,0 +1,46 @@
+/**
+ * The records Argus writes to the analytical store. Field names are the column names of the
+ * `predictions` and `feedback` tables (DESIGN.md §3), so codecs can write them without a mapping.
+ */
+
+/** How a request reached a model version. `pinned` = the URL named the version explicitly. */
+export type PredictionRoute = 'champion' | 'challenger' | 'shadow' | 'canary' | 'pinned';
+
+export interface PredictionRecord {
+  /** UUID returned to the client in `prediction_ids`; feedback refers to it. */
+  id: string;
+  request_id: string;
+  /** Milliseconds since the epoch. */
+  ts: number;
+  model: string;
+  model_version: number;
+  route: PredictionRoute;
+  client_id: string;
+  trace_id: string;
+  span_id: string;
+  /** The row's input values (Float32), or empty when input logging is off or not sampled. */
+  inputs: number[];
+  /** Class probabilities (classifier) or raw outputs; empty for failed requests. */
+  scores: number[];
+  /** Predicted class name (classifier); empty otherwise. */
+  label: string;
+  /** Predicted value (regressor); null otherwise. */
+  value: number | null;
+  latency_us: number;
+  batch_size: number;
+  /** HTTP status of the request the row belonged to (200, or the 4xx/5xx it failed with). */
+  status: number;
+  error: string;
+  /** Which front door: `v2`, `v1`, `cli`. */
+  protocol: string;
+}
+
+export interface FeedbackRecord {
+  prediction_id: string;
+  ts: number;
+  /** Ground-truth class name (classifier); empty for regression. */
+  label: string;
+  /** Ground-truth value (regression); null for classification. */
+  value: number | null;
+  source: string;
+}

@@ -1,2 +1,4 @@
 export * from './graph-builder';
 export * from './mlp-graph';
+export * from './tensor';
+export * from './onnx-runtime';

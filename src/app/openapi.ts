@@ -1,0 +1,340 @@
+/**
+ * The OpenAPI document served at /docs/openapi.json. Written by hand because the KServe V2 shapes
+ * are protocol-defined, not derived from TypeScript classes; a test checks every route here exists.
+ */
+const errorResponse = {
+  description: 'Error',
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+};
+const json = (schema: Record<string, unknown>, description = 'OK') => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+const model = { name: 'model', in: 'path', required: true, schema: { type: 'string' } };
+const version = {
+  name: 'version',
+  in: 'path',
+  required: true,
+  schema: { type: 'integer', minimum: 1 },
+};
+const admin = [{ adminToken: [] }];
+
+export const OPENAPI_DOCUMENT = {
+  openapi: '3.0.3',
+  info: {
+    title: 'Argus',
+    version: '0.1.0',
+    description:
+      'Serve ONNX models and watch them. KServe V2 (Open Inference Protocol) REST, a simple JSON predict API, and the model registry admin API.',
+  },
+  components: {
+    securitySchemes: {
+      adminToken: { type: 'http', scheme: 'bearer', description: 'ARGUS_ADMIN_TOKEN' },
+    },
+    schemas: {
+      Error: { type: 'object', required: ['error'], properties: { error: { type: 'string' } } },
+      Tensor: {
+        type: 'object',
+        required: ['name', 'shape', 'datatype', 'data'],
+        properties: {
+          name: { type: 'string' },
+          shape: { type: 'array', items: { type: 'integer' } },
+          datatype: {
+            type: 'string',
+            enum: [
+              'BOOL',
+              'UINT8',
+              'UINT16',
+              'UINT32',
+              'UINT64',
+              'INT8',
+              'INT16',
+              'INT32',
+              'INT64',
+              'FP16',
+              'FP32',
+              'FP64',
+              'BYTES',
+            ],
+          },
+          parameters: { type: 'object' },
+          data: { type: 'array', items: {} },
+        },
+      },
+      InferRequest: {
+        type: 'object',
+        required: ['inputs'],
+        properties: {
+          id: { type: 'string' },
+          parameters: { type: 'object' },
+          inputs: { type: 'array', items: { $ref: '#/components/schemas/Tensor' } },
+          outputs: {
+            type: 'array',
+            items: { type: 'object', properties: { name: { type: 'string' } } },
+          },
+        },
+      },
+      InferResponse: {
+        type: 'object',
+        properties: {
+          model_name: { type: 'string' },
+          model_version: { type: 'string' },
+          id: { type: 'string' },
+          parameters: {
+            type: 'object',
+            properties: { prediction_ids: { type: 'array', items: { type: 'string' } } },
+          },
+          outputs: { type: 'array', items: { $ref: '#/components/schemas/Tensor' } },
+        },
+      },
+      PredictRequest: {
+        type: 'object',
+        required: ['instances'],
+        properties: {
+          instances: {
+            type: 'array',
+            items: {
+              oneOf: [
+                { type: 'array', items: { type: 'number' } },
+                { type: 'object', additionalProperties: { type: 'number' } },
+              ],
+            },
+          },
+        },
+      },
+      PredictResponse: {
+        type: 'object',
+        properties: {
+          model: { type: 'string' },
+          version: { type: 'integer' },
+          request_id: { type: 'string' },
+          prediction_ids: { type: 'array', items: { type: 'string' } },
+          predictions: { type: 'array', items: { type: 'object' } },
+        },
+      },
+      Manifest: {
+        type: 'object',
+        description: 'Model version manifest (signature, task, features, classes, lineage).',
+      },
+    },
+  },
+  paths: {
+    '/v2': { get: { summary: 'Server metadata', responses: { 200: json({ type: 'object' }) } } },
+    '/v2/health/live': {
+      get: { summary: 'Liveness', responses: { 200: json({ type: 'object' }) } },
+    },
+    '/v2/health/ready': {
+      get: {
+        summary: 'Readiness (every champion loaded and warm)',
+        responses: { 200: json({ type: 'object' }), 400: errorResponse },
+      },
+    },
+    '/v2/models/{model}': {
+      get: {
+        summary: 'Model metadata',
+        parameters: [model],
+        responses: { 200: json({ type: 'object' }), 404: errorResponse },
+      },
+    },
+    '/v2/models/{model}/versions/{version}': {
+      get: {
+        summary: 'Model version metadata',
+        parameters: [model, version],
+        responses: { 200: json({ type: 'object' }), 404: errorResponse },
+      },
+    },
+    '/v2/models/{model}/ready': {
+      get: {
+        summary: 'Model readiness',
+        parameters: [model],
+        responses: { 200: json({ type: 'object' }), 400: errorResponse, 404: errorResponse },
+      },
+    },
+    '/v2/models/{model}/versions/{version}/ready': {
+      get: {
+        summary: 'Model version readiness',
+        parameters: [model, version],
+        responses: { 200: json({ type: 'object' }), 400: errorResponse, 404: errorResponse },
+      },
+    },
+    '/v2/models/{model}/infer': {
+      post: {
+        summary: 'Inference on the champion',
+        parameters: [model],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': { schema: { $ref: '#/components/schemas/InferRequest' } },
+          },
+        },
+        responses: {
+          200: json({ $ref: '#/components/schemas/InferResponse' }),
+          400: errorResponse,
+          404: errorResponse,
+          413: errorResponse,
+          503: errorResponse,
+        },
+      },
+    },
+    '/v2/models/{model}/versions/{version}/infer': {
+      post: {
+        summary: 'Inference on a pinned version',
+        parameters: [model, version],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': { schema: { $ref: '#/components/schemas/InferRequest' } },
+          },
+        },
+        responses: {
+          200: json({ $ref: '#/components/schemas/InferResponse' }),
+          400: errorResponse,
+          404: errorResponse,
+          413: errorResponse,
+          503: errorResponse,
+        },
+      },
+    },
+    '/v1/models/{model}/predict': {
+      post: {
+        summary: 'Simple JSON prediction on the champion',
+        parameters: [model],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': { schema: { $ref: '#/components/schemas/PredictRequest' } },
+          },
+        },
+        responses: {
+          200: json({ $ref: '#/components/schemas/PredictResponse' }),
+          400: errorResponse,
+          404: errorResponse,
+          503: errorResponse,
+        },
+      },
+    },
+    '/v1/models/{model}/versions/{version}/predict': {
+      post: {
+        summary: 'Simple JSON prediction on a pinned version',
+        parameters: [model, version],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': { schema: { $ref: '#/components/schemas/PredictRequest' } },
+          },
+        },
+        responses: {
+          200: json({ $ref: '#/components/schemas/PredictResponse' }),
+          400: errorResponse,
+          404: errorResponse,
+          503: errorResponse,
+        },
+      },
+    },
+    '/v1/models': { get: { summary: 'List models', responses: { 200: json({ type: 'object' }) } } },
+    '/v1/models/{model}': {
+      get: {
+        summary: 'A model with its versions and aliases',
+        parameters: [model],
+        responses: { 200: json({ type: 'object' }), 404: errorResponse },
+      },
+    },
+    '/v1/models/{model}/versions': {
+      post: {
+        summary: 'Register a new version (admin)',
+        security: admin,
+        parameters: [
+          model,
+          {
+            name: 'alias',
+            in: 'query',
+            schema: { type: 'string', enum: ['champion', 'challenger', 'shadow', 'canary'] },
+          },
+        ],
+        requestBody: {
+          required: true,
+          content: {
+            'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['onnx_base64'],
+                properties: {
+                  onnx_base64: { type: 'string' },
+                  metadata: { type: 'object' },
+                  alias: { type: 'string' },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          201: json({ type: 'object' }, 'Registered'),
+          400: errorResponse,
+          401: errorResponse,
+          403: errorResponse,
+          413: errorResponse,
+        },
+      },
+    },
+    '/v1/models/{model}/versions/{version}': {
+      get: {
+        summary: 'A version manifest',
+        parameters: [model, version],
+        responses: { 200: json({ $ref: '#/components/schemas/Manifest' }), 404: errorResponse },
+      },
+      delete: {
+        summary: 'Delete a version (admin; refused for the champion)',
+        security: admin,
+        parameters: [model, version],
+        responses: {
+          200: json({ type: 'object' }),
+          401: errorResponse,
+          403: errorResponse,
+          404: errorResponse,
+          409: errorResponse,
+        },
+      },
+    },
+    '/v1/models/{model}/aliases/{alias}': {
+      put: {
+        summary: 'Point an alias at a version (admin)',
+        security: admin,
+        parameters: [
+          model,
+          {
+            name: 'alias',
+            in: 'path',
+            required: true,
+            schema: { type: 'string', enum: ['champion', 'challenger', 'shadow', 'canary'] },
+          },
+        ],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['version'],
+                properties: { version: { type: 'integer' } },
+              },
+            },
+          },
+        },
+        responses: {
+          200: json({ type: 'object' }),
+          400: errorResponse,
+          401: errorResponse,
+          403: errorResponse,
+          404: errorResponse,
+        },
+      },
+    },
+    '/metrics': {
+      get: {
+        summary: 'Prometheus metrics',
+        responses: { 200: { description: 'Prometheus text format' } },
+      },
+    },
+  },
+};

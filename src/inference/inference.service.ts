@@ -1,0 +1,224 @@
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { ARGUS_CONFIG, ArgusConfig } from '../config';
+import { httpStatusOf } from '../http/error-status';
+import { Tensor } from '../onnx/tensor';
+import { PredictionRecord, PredictionRoute } from '../predictions/prediction-record';
+import { ModelManifest } from '../registry/manifest';
+import { ArgusMetrics } from '../telemetry/metrics';
+import { errorMessage } from '../common/errors';
+import { ModelRuntime } from './model-runtime';
+import { PREDICTION_SINK, PredictionSink } from './prediction-sink';
+
+/** Who is asking, independent of the protocol they used. */
+export interface InferenceCall {
+  model: string;
+  version?: number;
+  requestId: string;
+  protocol: 'v2' | 'v1' | 'cli';
+  clientId?: string;
+  traceId?: string;
+  spanId?: string;
+}
+
+/** What a protocol adapter decoded, validated against the model's signature. */
+export interface DecodedInputs {
+  inputs: Tensor[];
+  rows: number;
+}
+
+export interface InferenceOutcome<D extends DecodedInputs> {
+  manifest: ModelManifest;
+  route: PredictionRoute;
+  decoded: D;
+  outputs: Map<string, Tensor>;
+  predictionIds: string[];
+  batchSize: number;
+}
+
+/**
+ * The transport-neutral data plane: every front door (KServe V2, v1 JSON, CLI) resolves the model,
+ * decodes with the model's signature, runs through the batcher and records the predictions here.
+ */
+@Injectable()
+export class InferenceService {
+  constructor(
+    @Inject(ARGUS_CONFIG) private readonly config: ArgusConfig,
+    private readonly runtime: ModelRuntime,
+    private readonly metrics: ArgusMetrics,
+    @Optional() @Inject(PREDICTION_SINK) private readonly sink?: PredictionSink,
+  ) {}
+
+  get maxRowsPerRequest(): number {
+    return this.config.server.maxRowsPerRequest;
+  }
+
+  async infer<D extends DecodedInputs>(
+    call: InferenceCall,
+    decode: (manifest: ModelManifest) => D,
+  ): Promise<InferenceOutcome<D>> {
+    const started = process.hrtime.bigint();
+    let manifest: ModelManifest | undefined;
+    let route: PredictionRoute = call.version === undefined ? 'champion' : 'pinned';
+    try {
+      const resolved = await this.runtime.resolve(call.model, call.version);
+      manifest = resolved.model.manifest;
+      route = resolved.route;
+      const decoded = decode(manifest);
+      const result = await resolved.model.infer(decoded.inputs, decoded.rows);
+      const predictionIds = Array.from({ length: decoded.rows }, () => randomUUID());
+      const latencyUs = Number(process.hrtime.bigint() - started) / 1000;
+      const version = String(manifest.version);
+      this.metrics.requests.inc({
+        model: manifest.name,
+        version,
+        route,
+        protocol: call.protocol,
+        status: '200',
+      });
+      this.metrics.predictedRows.inc({ model: manifest.name, version, route }, decoded.rows);
+      this.metrics.requestDuration.observe(
+        { model: manifest.name, protocol: call.protocol },
+        latencyUs / 1e6,
+      );
+      if (this.sink) {
+        const pending = this.sink.record(
+          this.successRecords(
+            call,
+            manifest,
+            route,
+            decoded,
+            result.outputs,
+            predictionIds,
+            latencyUs,
+            result.batchSize,
+          ),
+        );
+        if (pending) await pending;
+      }
+      return {
+        manifest,
+        route,
+        decoded,
+        outputs: result.outputs,
+        predictionIds,
+        batchSize: result.batchSize,
+      };
+    } catch (err) {
+      const status = httpStatusOf(err);
+      // Unknown model names are caller-controlled: never let them become label values.
+      const model = manifest?.name ?? '';
+      this.metrics.requests.inc({
+        model,
+        version: manifest ? String(manifest.version) : '',
+        route: manifest ? route : '',
+        protocol: call.protocol,
+        status: String(status),
+      });
+      if (this.sink) {
+        const record = this.failureRecord(
+          call,
+          manifest,
+          route,
+          status,
+          errorMessage(err),
+          started,
+        );
+        await Promise.resolve(this.sink.record([record])).catch(() => undefined);
+      }
+      throw err;
+    }
+  }
+
+  private successRecords(
+    call: InferenceCall,
+    manifest: ModelManifest,
+    route: PredictionRoute,
+    decoded: DecodedInputs,
+    outputs: Map<string, Tensor>,
+    ids: string[],
+    latencyUs: number,
+    batchSize: number,
+  ): PredictionRecord[] {
+    const now = Date.now();
+    const rows = decoded.rows;
+    const firstInput = decoded.inputs[0];
+    const width = rows > 0 ? firstInput.data.length / rows : 0;
+    const numericInput = !Array.isArray(firstInput.data) && decoded.inputs.length === 1;
+    const primary = outputs.get(manifest.primary_output);
+    const scoreWidth = primary && rows > 0 ? primary.data.length / rows : 0;
+    const labels = manifest.label_output ? outputs.get(manifest.label_output) : undefined;
+    const records: PredictionRecord[] = [];
+    for (let r = 0; r < rows; r++) {
+      const scores: number[] = [];
+      if (primary && !Array.isArray(primary.data)) {
+        for (let k = 0; k < scoreWidth; k++) scores.push(Number(primary.data[r * scoreWidth + k]));
+      }
+      let label = '';
+      let value: number | null = null;
+      if (manifest.task === 'classification') {
+        let index = 0;
+        if (labels) index = Number(labels.data[r]);
+        else for (let k = 1; k < scores.length; k++) if (scores[k] > scores[index]) index = k;
+        label = manifest.class_names?.[index] ?? String(index);
+      } else if (manifest.task === 'regression') {
+        value = scores[0] ?? null;
+      }
+      const inputs: number[] = [];
+      if (numericInput && this.sink!.shouldLogInputs(width)) {
+        for (let k = 0; k < width; k++) inputs.push(Number(firstInput.data[r * width + k]));
+      }
+      records.push({
+        id: ids[r],
+        request_id: call.requestId,
+        ts: now,
+        model: manifest.name,
+        model_version: manifest.version,
+        route,
+        client_id: call.clientId ?? '',
+        trace_id: call.traceId ?? '',
+        span_id: call.spanId ?? '',
+        inputs,
+        scores,
+        label,
+        value,
+        latency_us: Math.round(latencyUs),
+        batch_size: batchSize,
+        status: 200,
+        error: '',
+        protocol: call.protocol,
+      });
+    }
+    return records;
+  }
+
+  private failureRecord(
+    call: InferenceCall,
+    manifest: ModelManifest | undefined,
+    route: PredictionRoute,
+    status: number,
+    error: string,
+    started: bigint,
+  ): PredictionRecord {
+    return {
+      id: randomUUID(),
+      request_id: call.requestId,
+      ts: Date.now(),
+      model: manifest?.name ?? call.model,
+      model_version: manifest?.version ?? call.version ?? 0,
+      route,
+      client_id: call.clientId ?? '',
+      trace_id: call.traceId ?? '',
+      span_id: call.spanId ?? '',
+      inputs: [],
+      scores: [],
+      label: '',
+      value: null,
+      latency_us: Math.round(Number(process.hrtime.bigint() - started) / 1000),
+      batch_size: 0,
+      status,
+      error: error.slice(0, 1000),
+      protocol: call.protocol,
+    };
+  }
+}

@@ -1,0 +1,3 @@
+export * from './manifest';
+export * from './model-registry';
+export * from './registry.module';

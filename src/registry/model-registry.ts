@@ -1,0 +1,299 @@
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { createHash, randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { ArgusError, ConflictError, InvalidInputError, ModelNotFoundError } from '../common/errors';
+import { ARGUS_CONFIG, ArgusConfig } from '../config';
+import { OnnxRuntime, UnloadableModelError } from '../onnx/onnx-runtime';
+import {
+  assertAlias,
+  assertModelName,
+  deriveModelDescription,
+  ModelAlias,
+  ModelManifest,
+  parseRegistrationMetadata,
+} from './manifest';
+
+export class ChecksumMismatchError extends ArgusError {
+  constructor(name: string, version: number) {
+    super(
+      'unavailable',
+      `model '${name}' version ${version}: model.onnx does not match the sha256 in its manifest`,
+    );
+  }
+}
+
+export interface ModelSummary {
+  name: string;
+  aliases: Partial<Record<ModelAlias, number>>;
+  versions: ModelManifest[];
+}
+
+export interface RegisterOptions {
+  alias?: ModelAlias;
+}
+
+type AliasFile = Partial<Record<ModelAlias, number>>;
+
+/**
+ * The model registry on disk: `ARGUS_HOME/models/<name>/<version>/{model.onnx,manifest.json}` and
+ * `ARGUS_HOME/models/<name>/aliases.json`. Versions are immutable once written; every write goes to a
+ * temporary file or directory first and is renamed into place, so a reader never sees half a model.
+ *
+ * The CLI and a running server share the directory. The server polls for changes made by other
+ * processes (`watch`) and emits `changed` with the model name, which inference uses to hot-swap.
+ */
+@Injectable()
+export class ModelRegistry extends EventEmitter implements OnModuleDestroy {
+  private readonly log = new Logger('registry');
+  private readonly root: string;
+  private watchTimer: NodeJS.Timeout | undefined;
+  private lastSeen = new Map<string, string>();
+
+  constructor(
+    @Inject(ARGUS_CONFIG) config: Pick<ArgusConfig, 'home'>,
+    private readonly runtime: OnnxRuntime,
+  ) {
+    super();
+    this.root = join(config.home, 'models');
+  }
+
+  private modelDir(name: string): string {
+    return join(this.root, name);
+  }
+
+  async register(
+    name: string,
+    bytes: Uint8Array,
+    rawMetadata: unknown,
+    options: RegisterOptions = {},
+  ): Promise<ModelManifest> {
+    assertModelName(name);
+    if (options.alias !== undefined) assertAlias(options.alias);
+    if (bytes.byteLength === 0) throw new InvalidInputError('the model file is empty');
+    const meta = parseRegistrationMetadata(rawMetadata);
+
+    let session;
+    try {
+      session = await this.runtime.load(bytes);
+    } catch (err) {
+      if (err instanceof UnloadableModelError) throw new InvalidInputError(err.message);
+      throw err;
+    }
+    const inputs = session.inputs;
+    const outputs = session.outputs;
+    await session.release();
+    const description = deriveModelDescription(inputs, outputs, meta);
+
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const dir = this.modelDir(name);
+    await fs.mkdir(dir, { recursive: true });
+
+    // Another process may register the same model at the same moment: the rename of a full
+    // directory onto an existing version fails, and we take the next number.
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const version = (await this.versionNumbers(name)).reduce((a, b) => Math.max(a, b), 0) + 1;
+      const manifest: ModelManifest = {
+        name,
+        version,
+        created_at: new Date().toISOString(),
+        sha256,
+        size_bytes: bytes.byteLength,
+        ...description,
+        inputs,
+        outputs,
+        batching: meta.batching ?? null,
+        description: meta.description ?? '',
+        metadata: meta.metadata ?? {},
+        training: meta.training ?? null,
+        lineage: {
+          parent_version: null,
+          training_job_id: null,
+          dataset: null,
+          metrics: null,
+          gate: null,
+          ...(meta.lineage ?? {}),
+        },
+      };
+      const tmp = join(dir, `.tmp-${randomUUID()}`);
+      await fs.mkdir(tmp);
+      try {
+        await writeDurably(join(tmp, 'model.onnx'), bytes);
+        await writeDurably(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2));
+        await fs.rename(tmp, join(dir, String(version)));
+      } catch (err) {
+        await fs.rm(tmp, { recursive: true, force: true });
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOTEMPTY' || code === 'EEXIST') continue;
+        throw err;
+      }
+      if (options.alias) await this.setAlias(name, options.alias, version);
+      this.emit('changed', name);
+      return manifest;
+    }
+    throw new ConflictError(
+      `could not allocate a version for '${name}': too many concurrent registrations`,
+    );
+  }
+
+  async listModels(): Promise<ModelSummary[]> {
+    let names: string[];
+    try {
+      names = (await fs.readdir(this.root, { withFileTypes: true }))
+        .filter((d) => d.isDirectory() && !d.name.startsWith('.'))
+        .map((d) => d.name)
+        .sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const out: ModelSummary[] = [];
+    for (const name of names) {
+      const summary = await this.getModel(name).catch(() => undefined);
+      if (summary && summary.versions.length > 0) out.push(summary);
+    }
+    return out;
+  }
+
+  async getModel(name: string): Promise<ModelSummary> {
+    assertModelName(name);
+    const versions = await this.versionNumbers(name);
+    if (versions.length === 0) throw new ModelNotFoundError(name);
+    const manifests: ModelManifest[] = [];
+    for (const v of versions.sort((a, b) => a - b)) manifests.push(await this.getManifest(name, v));
+    return { name, aliases: await this.readAliases(name), versions: manifests };
+  }
+
+  async getManifest(name: string, version: number): Promise<ModelManifest> {
+    assertModelName(name);
+    try {
+      const raw = await fs.readFile(
+        join(this.modelDir(name), String(version), 'manifest.json'),
+        'utf8',
+      );
+      return JSON.parse(raw) as ModelManifest;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new ModelNotFoundError(name, version);
+      throw err;
+    }
+  }
+
+  /** Reads the model bytes and checks them against the manifest's sha256. */
+  async readModel(
+    name: string,
+    version: number,
+  ): Promise<{ manifest: ModelManifest; bytes: Uint8Array }> {
+    const manifest = await this.getManifest(name, version);
+    const bytes = await fs.readFile(join(this.modelDir(name), String(version), 'model.onnx'));
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    if (sha !== manifest.sha256) throw new ChecksumMismatchError(name, version);
+    return { manifest, bytes };
+  }
+
+  async resolveAlias(name: string, alias: ModelAlias): Promise<number | undefined> {
+    return (await this.readAliases(name))[alias];
+  }
+
+  async readAliases(name: string): Promise<AliasFile> {
+    try {
+      return JSON.parse(
+        await fs.readFile(join(this.modelDir(name), 'aliases.json'), 'utf8'),
+      ) as AliasFile;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+      throw err;
+    }
+  }
+
+  async setAlias(name: string, alias: string, version: number): Promise<AliasFile> {
+    assertModelName(name);
+    assertAlias(alias);
+    await this.getManifest(name, version); // 404 for a version that does not exist
+    const aliases = await this.readAliases(name);
+    aliases[alias] = version;
+    await writeDurably(join(this.modelDir(name), 'aliases.json'), JSON.stringify(aliases, null, 2));
+    this.emit('changed', name);
+    return aliases;
+  }
+
+  async deleteVersion(name: string, version: number): Promise<void> {
+    await this.getManifest(name, version);
+    const aliases = await this.readAliases(name);
+    if (aliases.champion === version) {
+      throw new ConflictError(
+        `version ${version} is the champion of '${name}'; promote another version before deleting it`,
+      );
+    }
+    let changed = false;
+    for (const key of Object.keys(aliases) as ModelAlias[]) {
+      if (aliases[key] === version) {
+        delete aliases[key];
+        changed = true;
+      }
+    }
+    if (changed)
+      await writeDurably(
+        join(this.modelDir(name), 'aliases.json'),
+        JSON.stringify(aliases, null, 2),
+      );
+    const trash = join(this.modelDir(name), `.deleted-${version}-${randomUUID()}`);
+    await fs.rename(join(this.modelDir(name), String(version)), trash);
+    await fs.rm(trash, { recursive: true, force: true });
+    this.emit('changed', name);
+  }
+
+  private async versionNumbers(name: string): Promise<number[]> {
+    try {
+      return (await fs.readdir(this.modelDir(name)))
+        .filter((d) => /^\d+$/.test(d))
+        .map(Number)
+        .sort((a, b) => a - b);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
+  /** Polls the directory for changes by other processes (the CLI) and emits `changed`. */
+  watch(intervalMs = 1000): void {
+    if (this.watchTimer) return;
+    const tick = async () => {
+      for (const summary of await this.listModels()) {
+        const fingerprint = JSON.stringify([
+          summary.aliases,
+          summary.versions.map((v) => v.version),
+        ]);
+        if (this.lastSeen.get(summary.name) !== fingerprint) {
+          const first = !this.lastSeen.has(summary.name);
+          this.lastSeen.set(summary.name, fingerprint);
+          if (!first) this.emit('changed', summary.name);
+        }
+      }
+    };
+    void tick().catch(() => undefined);
+    this.watchTimer = setInterval(() => {
+      tick().catch((err: unknown) =>
+        this.log.warn(`registry poll failed: ${(err as Error).message}`),
+      );
+    }, intervalMs);
+    this.watchTimer.unref();
+  }
+
+  onModuleDestroy(): void {
+    if (this.watchTimer) clearInterval(this.watchTimer);
+  }
+}
+
+async function writeDurably(path: string, data: Uint8Array | string): Promise<void> {
+  const tmp = `${path}.tmp-${randomUUID()}`;
+  const handle = await fs.open(tmp, 'w');
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.rename(tmp, path);
+}

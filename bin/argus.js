@@ -3,9 +3,11 @@
 // The CLI runs from the compiled output; `npm ci` builds it (the `prepare` script).
 const { existsSync } = require('node:fs');
 const { join } = require('node:path');
-const entry = join(__dirname, '..', 'dist', 'cli', 'main.js');
-if (!existsSync(entry)) {
+const dist = join(__dirname, '..', 'dist');
+if (!existsSync(join(dist, 'cli', 'main.js'))) {
   process.stderr.write('argus is not built yet: run `npm ci` (or `npm run build`) in the Argus directory\n');
   process.exit(1);
 }
-require(entry).main(process.argv);
+// OpenTelemetry must hook http and Fastify before they are loaded.
+if (process.argv[2] === 'serve') require(join(dist, 'telemetry', 'register-tracing.js'));
+require(join(dist, 'cli', 'main.js')).main(process.argv);

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { ConsoleLogger, Logger, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { trace } from '@opentelemetry/api';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ArgusConfig } from '../config';
 import { ErrorFilter } from '../http/error-filter';
@@ -21,7 +22,13 @@ export interface ServerOptions {
 }
 
 /** Nest's start-up chatter (every mapped route, every module) is noise in production logs. */
-const QUIET_CONTEXTS = new Set(['RoutesResolver', 'RouterExplorer', 'InstanceLoader', 'NestFactory', 'NestApplication']);
+const QUIET_CONTEXTS = new Set([
+  'RoutesResolver',
+  'RouterExplorer',
+  'InstanceLoader',
+  'NestFactory',
+  'NestApplication',
+]);
 
 class ArgusLogger extends ConsoleLogger {
   override log(message: unknown, context?: string): void {
@@ -59,6 +66,8 @@ export async function startServer(
   );
   fastify.addHook('onSend', async (req, reply) => {
     void reply.header('x-request-id', req.id);
+    const span = trace.getActiveSpan()?.spanContext();
+    if (span && trace.isSpanContextValid(span)) void reply.header('x-trace-id', span.traceId);
   });
   app.useGlobalFilters(new ErrorFilter());
 

@@ -118,7 +118,7 @@ function flattenYaml(
   if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
     for (const [k, v] of Object.entries(value)) flattenYaml(v, prefix ? `${prefix}.${k}` : k, out);
   } else if (value !== undefined && value !== null) {
-    out[prefix] = String(value);
+    out[prefix] = typeof value === 'string' ? value : JSON.stringify(value);
   }
   return out;
 }

@@ -28,7 +28,13 @@ export function errorBody(err: unknown, log: Logger): Record<string, unknown> {
     const res = err.getResponse();
     const message =
       typeof res === 'string' ? res : ((res as { message?: unknown }).message ?? err.message);
-    return { error: Array.isArray(message) ? message.join('; ') : String(message) };
+    return {
+      error: Array.isArray(message)
+        ? message.join('; ')
+        : typeof message === 'string'
+          ? message
+          : err.message,
+    };
   }
   if (status < 500) {
     const code = (err as { code?: string }).code;

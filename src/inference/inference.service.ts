@@ -1,4 +1,5 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Span, SpanStatusCode, trace } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
 import { ARGUS_CONFIG, ArgusConfig } from '../config';
 import { httpStatusOf } from '../http/error-status';
@@ -6,7 +7,7 @@ import { Tensor } from '../onnx/tensor';
 import { PredictionRecord, PredictionRoute } from '../predictions/prediction-record';
 import { ModelManifest } from '../registry/manifest';
 import { ArgusMetrics } from '../telemetry/metrics';
-import { errorMessage } from '../common/errors';
+import { ArgusError, errorMessage } from '../common/errors';
 import { ModelRuntime } from './model-runtime';
 import { PREDICTION_SINK, PredictionSink } from './prediction-sink';
 
@@ -34,7 +35,11 @@ export interface InferenceOutcome<D extends DecodedInputs> {
   outputs: Map<string, Tensor>;
   predictionIds: string[];
   batchSize: number;
+  /** The W3C trace id of this request, when tracing is on. */
+  traceId: string | undefined;
 }
+
+const tracer = trace.getTracer('argus');
 
 /**
  * The transport-neutral data plane: every front door (KServe V2, v1 JSON, CLI) resolves the model,
@@ -57,15 +62,61 @@ export class InferenceService {
     call: InferenceCall,
     decode: (manifest: ModelManifest) => D,
   ): Promise<InferenceOutcome<D>> {
+    return tracer.startActiveSpan(
+      'argus.predict',
+      { attributes: { 'ml.protocol': call.protocol } },
+      async (span) => {
+        try {
+          return await this.inferInSpan(call, decode, span);
+        } finally {
+          span.end();
+        }
+      },
+    );
+  }
+
+  private async inferInSpan<D extends DecodedInputs>(
+    call: InferenceCall,
+    decode: (manifest: ModelManifest) => D,
+    span: Span,
+  ): Promise<InferenceOutcome<D>> {
     const started = process.hrtime.bigint();
+    const spanContext = span.spanContext();
+    const traced = trace.isSpanContextValid(spanContext);
+    const ids = traced ? { traceId: spanContext.traceId, spanId: spanContext.spanId } : {};
+    const callWithTrace: InferenceCall = { ...ids, ...call };
     let manifest: ModelManifest | undefined;
     let route: PredictionRoute = call.version === undefined ? 'champion' : 'pinned';
     try {
       const resolved = await this.runtime.resolve(call.model, call.version);
       manifest = resolved.model.manifest;
       route = resolved.route;
+      span.setAttributes({
+        'ml.model.name': manifest.name,
+        'ml.model.version': manifest.version,
+        'ml.route': route,
+      });
       const decoded = decode(manifest);
+      span.setAttribute('ml.rows', decoded.rows);
       const result = await resolved.model.infer(decoded.inputs, decoded.rows);
+      if (traced) {
+        const batchAttributes = { 'ml.batch.size': result.batchSize };
+        tracer
+          .startSpan('argus.batch.wait', {
+            startTime: result.submittedAt,
+            attributes: {
+              ...batchAttributes,
+              'ml.queue.wait_us': Math.round(result.queueWaitMicros),
+            },
+          })
+          .end(result.submittedAt + result.queueWaitMicros / 1000);
+        tracer
+          .startSpan('argus.onnx.run', {
+            startTime: result.runStartedAt,
+            attributes: batchAttributes,
+          })
+          .end(result.runEndedAt);
+      }
       const predictionIds = Array.from({ length: decoded.rows }, () => randomUUID());
       const latencyUs = Number(process.hrtime.bigint() - started) / 1000;
       const version = String(manifest.version);
@@ -84,7 +135,7 @@ export class InferenceService {
       if (this.sink) {
         const pending = this.sink.record(
           this.successRecords(
-            call,
+            callWithTrace,
             manifest,
             route,
             decoded,
@@ -103,9 +154,16 @@ export class InferenceService {
         outputs: result.outputs,
         predictionIds,
         batchSize: result.batchSize,
+        traceId: ids.traceId,
       };
     } catch (err) {
       const status = httpStatusOf(err);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(err) });
+      span.setAttribute(
+        'error.type',
+        err instanceof ArgusError ? err.kind : ((err as Error)?.name ?? 'Error'),
+      );
+      span.setAttribute('http.response.status_code', status);
       // Unknown model names are caller-controlled: never let them become label values.
       const model = manifest?.name ?? '';
       this.metrics.requests.inc({
@@ -117,7 +175,7 @@ export class InferenceService {
       });
       if (this.sink) {
         const record = this.failureRecord(
-          call,
+          callWithTrace,
           manifest,
           route,
           status,
@@ -204,7 +262,7 @@ export class InferenceService {
       id: randomUUID(),
       request_id: call.requestId,
       ts: Date.now(),
-      model: manifest?.name ?? call.model,
+      model: manifest?.name ?? call.model.slice(0, 256),
       model_version: manifest?.version ?? call.version ?? 0,
       route,
       client_id: call.clientId ?? '',

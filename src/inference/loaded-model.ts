@@ -8,17 +8,22 @@ export interface ModelRunResult {
   /** Rows in the batch this request ran in (its own rows when batching is off). */
   batchSize: number;
   queueWaitMicros: number;
+  /** Epoch milliseconds (fractional) of submit, and of the session.run that served the request. */
+  submittedAt: number;
+  runStartedAt: number;
+  runEndedAt: number;
+}
+
+/** Wall-clock milliseconds with sub-millisecond precision, for span timestamps. */
+export function nowMs(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 interface BatchItem {
   inputs: Tensor[];
 }
 
-interface BatchOutcome {
-  outputs: Map<string, Tensor>;
-  batchSize: number;
-  queueWaitMicros: number;
-}
+type BatchOutcome = Omit<ModelRunResult, 'submittedAt'>;
 
 export interface LoadedModelHooks {
   onBatch?(report: BatchReport): void;
@@ -69,13 +74,21 @@ export class LoadedModel {
   /** Runs validated inputs (all with the same first dimension `rows`). */
   async infer(inputs: Tensor[], rows: number): Promise<ModelRunResult> {
     this.activeRequests++;
+    const submittedAt = nowMs();
     try {
-      if (this.batcher) return await this.batcher.submit({ inputs }, rows);
-      const started = process.hrtime.bigint();
+      if (this.batcher) return { submittedAt, ...(await this.batcher.submit({ inputs }, rows)) };
       const outputs = await this.session.run(inputs);
-      this.hooks.onRun?.(Number(process.hrtime.bigint() - started) / 1e9);
+      const runEndedAt = nowMs();
+      this.hooks.onRun?.((runEndedAt - submittedAt) / 1000);
       this.hooks.onBatch?.({ rows, requests: 1, queueWaitMicros: [0] });
-      return { outputs, batchSize: rows, queueWaitMicros: 0 };
+      return {
+        outputs,
+        batchSize: rows,
+        queueWaitMicros: 0,
+        submittedAt,
+        runStartedAt: submittedAt,
+        runEndedAt,
+      };
     } finally {
       this.activeRequests--;
     }
@@ -126,17 +139,28 @@ export class LoadedModel {
         };
       });
     }
-    const started = process.hrtime.bigint();
+    const runStartedAt = nowMs();
     const outputs = await this.session.run(feeds);
-    this.hooks.onRun?.(Number(process.hrtime.bigint() - started) / 1e9);
+    const runEndedAt = nowMs();
+    this.hooks.onRun?.((runEndedAt - runStartedAt) / 1000);
 
     if (members.length === 1) {
-      return [{ outputs, batchSize: rows, queueWaitMicros: members[0].queueWaitMicros }];
+      return [
+        {
+          outputs,
+          batchSize: rows,
+          queueWaitMicros: members[0].queueWaitMicros,
+          runStartedAt,
+          runEndedAt,
+        },
+      ];
     }
     const results: BatchOutcome[] = members.map((m) => ({
       outputs: new Map<string, Tensor>(),
       batchSize: rows,
       queueWaitMicros: m.queueWaitMicros,
+      runStartedAt,
+      runEndedAt,
     }));
     for (const [name, tensor] of outputs) {
       if (tensor.shape[0] !== rows) {

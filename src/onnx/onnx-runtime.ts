@@ -44,11 +44,7 @@ class OrtModelSession implements ModelSession {
     const ortFeeds: Record<string, ort.Tensor> = {};
     for (const t of feeds) {
       // BOOL travels as Uint8Array, which onnxruntime-node accepts for 'bool'.
-      ortFeeds[t.name] = new ort.Tensor(
-        ORT_TYPE[t.datatype],
-        t.data as ort.Tensor.DataType,
-        t.shape,
-      );
+      ortFeeds[t.name] = new ort.Tensor(ORT_TYPE[t.datatype], t.data, t.shape);
     }
     const results = outputNames
       ? await this.session.run(ortFeeds, outputNames)
@@ -61,7 +57,7 @@ class OrtModelSession implements ModelSession {
         name: spec.name,
         datatype: spec.datatype,
         shape: [...r.dims],
-        data: r.data as Tensor['data'],
+        data: r.data,
       });
     }
     return out;

@@ -13,7 +13,7 @@ import {
 } from '@nestjs/common';
 import { InvalidInputError } from '../common/errors';
 import { AdminTokenGuard } from '../security/admin-token.guard';
-import { assertAlias, ModelAlias, parseVersion } from './manifest';
+import { assertAlias, parseVersion } from './manifest';
 import { ModelRegistry } from './model-registry';
 
 /** Admin API over the registry. Registration accepts JSON (base64 model) or raw ONNX bytes. */
@@ -76,7 +76,7 @@ export class RegistryController {
     }
     if (alias !== undefined) assertAlias(alias);
     const manifest = await this.registry.register(name, bytes, metadata, {
-      alias: alias as ModelAlias | undefined,
+      alias: alias,
     });
     return { name: manifest.name, version: manifest.version, manifest };
   }

@@ -178,7 +178,7 @@ export class DynamicBatcher<I, O> {
     try {
       results = this.execute(batch, rows);
     } catch (err) {
-      results = Promise.reject(err);
+      results = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     results
       .then((outputs) => {

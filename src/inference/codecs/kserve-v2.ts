@@ -121,7 +121,7 @@ export function decodeV2InferRequest(
       return o.name;
     });
   }
-  return { id: body.id as string | undefined, inputs, outputs, rows };
+  return { id: body.id, inputs, outputs, rows };
 }
 
 export interface V2InferResponse {

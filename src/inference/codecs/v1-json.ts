@@ -63,7 +63,7 @@ export function decodeV1Instances(
   };
 
   for (let r = 0; r < rows; r++) {
-    const row = instances[r];
+    const row: unknown = instances[r];
     const base = r * cols;
     if (Array.isArray(row)) {
       if (row.length !== cols) {

@@ -57,11 +57,19 @@ program
   .command('serve')
   .description('start the HTTP server (KServe V2, v1 predict, admin API, /metrics, /docs)')
   .option('-p, --port <port>', 'port to listen on (PORT, default 8080)')
-  .action(async (opts: { port?: string }) => {
+  .option(
+    '--demo',
+    'on an empty registry, train (or reuse) the MNIST demo classifier and serve it as `mnist`',
+  )
+  .action(async (opts: { port?: string; demo?: boolean }) => {
     const { startServer } = await import('../app/server');
     const cfg = config({ ARGUS_HOME: home(), PORT: opts.port });
     const server = await startServer(cfg);
     server.app.enableShutdownHooks(['SIGTERM', 'SIGINT']);
+    if (opts.demo) {
+      const { ensureDemoModelRegistered } = await import('./demo-model');
+      await ensureDemoModelRegistered(server.app.get(ModelRegistry), cfg.home);
+    }
   });
 
 const models = program.command('models').description('manage the model registry');

@@ -32,7 +32,15 @@ export interface ModelSummary {
 
 export interface RegisterOptions {
   alias?: ModelAlias;
+  /**
+   * Extra files stored with the version (for example `reference-sample.json` from training), by
+   * file name. Names are plain file names; they are written atomically with the model.
+   */
+  artifacts?: Record<string, Uint8Array | string>;
 }
+
+const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$/;
+const RESERVED_FILES = new Set(['model.onnx', 'manifest.json']);
 
 type AliasFile = Partial<Record<ModelAlias, number>>;
 
@@ -72,6 +80,11 @@ export class ModelRegistry extends EventEmitter implements OnModuleDestroy {
     assertModelName(name);
     if (options.alias !== undefined) assertAlias(options.alias);
     if (bytes.byteLength === 0) throw new InvalidInputError('the model file is empty');
+    for (const file of Object.keys(options.artifacts ?? {})) {
+      if (!ARTIFACT_NAME.test(file) || RESERVED_FILES.has(file)) {
+        throw new InvalidInputError(`invalid artifact file name '${file}'`);
+      }
+    }
     const meta = parseRegistrationMetadata(rawMetadata);
 
     let session;
@@ -120,6 +133,9 @@ export class ModelRegistry extends EventEmitter implements OnModuleDestroy {
       await fs.mkdir(tmp);
       try {
         await writeDurably(join(tmp, 'model.onnx'), bytes);
+        for (const [file, content] of Object.entries(options.artifacts ?? {})) {
+          await writeDurably(join(tmp, file), content);
+        }
         await writeDurably(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2));
         await fs.rename(tmp, join(dir, String(version)));
       } catch (err) {
@@ -192,6 +208,19 @@ export class ModelRegistry extends EventEmitter implements OnModuleDestroy {
     return { manifest, bytes };
   }
 
+  /** Reads an extra file stored with a version; undefined when the version has no such file. */
+  async readArtifact(name: string, version: number, file: string): Promise<Buffer | undefined> {
+    assertModelName(name);
+    if (!ARTIFACT_NAME.test(file))
+      throw new InvalidInputError(`invalid artifact file name '${file}'`);
+    try {
+      return await fs.readFile(join(this.modelDir(name), String(version), file));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
   async resolveAlias(name: string, alias: ModelAlias): Promise<number | undefined> {
     return (await this.readAliases(name))[alias];
   }
@@ -259,6 +288,7 @@ export class ModelRegistry extends EventEmitter implements OnModuleDestroy {
   /** Polls the directory for changes by other processes (the CLI) and emits `changed`. */
   watch(intervalMs = 1000): void {
     if (this.watchTimer) return;
+    let initial = true;
     const tick = async () => {
       for (const summary of await this.listModels()) {
         const fingerprint = JSON.stringify([
@@ -266,11 +296,13 @@ export class ModelRegistry extends EventEmitter implements OnModuleDestroy {
           summary.versions.map((v) => v.version),
         ]);
         if (this.lastSeen.get(summary.name) !== fingerprint) {
-          const first = !this.lastSeen.has(summary.name);
           this.lastSeen.set(summary.name, fingerprint);
-          if (!first) this.emit('changed', summary.name);
+          // The first poll only records what start-up already loaded; a model that appears
+          // later (registered by the CLI) is new and must be loaded too.
+          if (!initial) this.emit('changed', summary.name);
         }
       }
+      initial = false;
     };
     void tick().catch(() => undefined);
     this.watchTimer = setInterval(() => {

@@ -1,0 +1,664 @@
+import * as fsp from 'node:fs/promises';
+import { join } from 'node:path';
+import { crc32 } from './crc32';
+
+/**
+ * The on-disk spool of one table: where batches wait while the analytical store is down, slow or
+ * refusing, and (in `sync` durability) where every record is made durable before the request is
+ * answered.
+ *
+ * Layout: `<directory>/<seq>.spool`, `seq` a zero-padded 16-digit counter, so lexical order is
+ * write order. Segments are append-only. The newest one is "active" (open for appending); it is
+ * sealed once it reaches `segmentBytes` (the write that crosses the limit completes, so a segment
+ * is at most one group larger than the limit). A process never appends to a segment it did not
+ * create: segments found at start-up are sealed, so a torn tail left by a crash can only be the
+ * last thing in its segment.
+ *
+ * Frame (little-endian):
+ *
+ *     [payload length u32][crc32(payload) u32][payload]
+ *
+ * The payload is UTF-8 JSON of one batch: `{"v":1,"ts":<oldest record ts, ms>,"rows":[...]}`.
+ * One frame per batch rather than per record: a flush of 5000 rows costs one frame, one CRC pass
+ * and one write. Non-finite numbers do not survive JSON (they come back as null); the codecs
+ * refuse NaN/Inf inputs before they reach the log.
+ *
+ * Reading: a header or payload that runs past the end of the segment is a torn tail (a crash
+ * mid-write): it and the rest of the segment are skipped and counted. A corrupt length field
+ * looks the same and is handled the same way, because without a trustworthy length there is no
+ * next frame to resynchronise on. A frame whose CRC does not match is skipped and counted, and
+ * reading continues with the next frame. A segment that disappears (deleted by hand) is counted
+ * and skipped. Segments are deleted only once every frame in them has been acknowledged.
+ *
+ * One consumer: `read()` / `acknowledge()` must be called by a single replay loop, one batch at a
+ * time. `append()` may be called by anyone, any time; concurrent appends share one write and, when
+ * any of them asked for durability, one fsync (group commit).
+ */
+
+/** The file operations the spool needs. Injectable so tests can simulate ENOSPC and count fsyncs. */
+export interface SpoolFileHandle {
+  write(
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    position: number,
+  ): Promise<{ bytesWritten: number }>;
+  read(
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    position: number,
+  ): Promise<{ bytesRead: number }>;
+  sync(): Promise<void>;
+  truncate(length: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SpoolFileSystem {
+  /** Creates the directory and its parents; succeeds if it exists. */
+  mkdir(path: string): Promise<void>;
+  readdir(path: string): Promise<string[]>;
+  /** `r` to read, `wx` to create a new segment (never clobbering an existing one). */
+  open(path: string, flags: 'r' | 'wx'): Promise<SpoolFileHandle>;
+  stat(path: string): Promise<{ size: number; mtimeMs: number }>;
+  unlink(path: string): Promise<void>;
+  /** fsync of a directory, so a newly created segment's name survives a power loss. */
+  syncDirectory(path: string): Promise<void>;
+}
+
+export const nodeSpoolFileSystem: SpoolFileSystem = {
+  mkdir: async (path) => {
+    await fsp.mkdir(path, { recursive: true });
+  },
+  readdir: (path) => fsp.readdir(path),
+  open: (path, flags) => fsp.open(path, flags),
+  stat: (path) => fsp.stat(path),
+  unlink: (path) => fsp.unlink(path),
+  syncDirectory: async (path) => {
+    const handle = await fsp.open(path, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  },
+};
+
+/** What the spool needs of a record: its timestamp (ms), for the replay-lag metric. */
+export interface SpooledRecord {
+  ts: number;
+}
+
+export const FRAME_HEADER_BYTES = 8;
+/** Frames larger than this are treated as a corrupt length field (and V8 strings stop near 512 MiB). */
+export const MAX_FRAME_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
+const READ_CHUNK_BYTES = 4 * 1024 * 1024;
+const SEGMENT_NAME = /^(\d{16})\.spool$/;
+
+export function segmentFileName(seq: number): string {
+  return `${String(seq).padStart(16, '0')}.spool`;
+}
+
+/** Encodes one batch as one frame. */
+export function encodeSpoolFrame(rows: readonly SpooledRecord[]): Buffer {
+  let oldest = Number.POSITIVE_INFINITY;
+  for (const row of rows) if (row.ts < oldest) oldest = row.ts;
+  const json = JSON.stringify({ v: 1, ts: Number.isFinite(oldest) ? oldest : 0, rows });
+  const length = Buffer.byteLength(json, 'utf8');
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + length);
+  frame.write(json, FRAME_HEADER_BYTES, 'utf8');
+  frame.writeUInt32LE(length, 0);
+  frame.writeUInt32LE(crc32(frame, FRAME_HEADER_BYTES), 4);
+  return frame;
+}
+
+interface DecodedFrame<T> {
+  ts: number;
+  rows: T[];
+}
+
+function decodeFramePayload<T>(payload: Buffer): DecodedFrame<T> | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (parsed === null || typeof parsed !== 'object') return undefined;
+  const frame = parsed as { v?: unknown; ts?: unknown; rows?: unknown };
+  if (frame.v !== 1 || typeof frame.ts !== 'number' || !Array.isArray(frame.rows)) return undefined;
+  // The rows are what this spool wrote, under a matching CRC: their shape is trusted.
+  return { ts: frame.ts, rows: frame.rows as T[] };
+}
+
+export class SpoolClosedError extends Error {
+  constructor() {
+    super('spool is closed');
+    this.name = 'SpoolClosedError';
+  }
+}
+
+/** One segment file. `bytes` counts only complete, committed frames (or the file size, if found). */
+export class SpoolSegment {
+  handle: SpoolFileHandle | undefined;
+  /** The directory entry was fsynced (needed once before a durable write is acknowledged). */
+  directorySynced = false;
+  /** Torn tails and corrupt frames are counted once even when a range is read again. */
+  scannedTo = 0;
+
+  constructor(
+    readonly seq: number,
+    readonly path: string,
+    public bytes: number,
+    public sealed: boolean,
+    /** Timestamp of the oldest unacknowledged record in it, when known (else file mtime). */
+    public oldestTs: number | undefined,
+  ) {}
+}
+
+/** Rows read from the head of the spool, to be acknowledged once the store has them. */
+export interface SpoolBatch<T> {
+  readonly rows: T[];
+  readonly segment: number;
+  readonly start: number;
+  readonly end: number;
+  readonly frames: number;
+  readonly oldestTs: number;
+  readonly newestTs: number;
+}
+
+export interface SpoolStats {
+  /** Bytes of all segment files (acknowledged-but-not-yet-deleted head bytes included). */
+  bytes: number;
+  /** Bytes not yet acknowledged. */
+  unacknowledgedBytes: number;
+  segments: number;
+  corruptFrames: number;
+  tornTails: number;
+  missingSegments: number;
+  fsyncs: number;
+}
+
+/** Problems the spool survives but someone should hear about (logged and counted by the owner). */
+export type SpoolProblem =
+  | { kind: 'corrupt_frame'; segment: string; offset: number }
+  | { kind: 'torn_tail'; segment: string; offset: number; bytes: number }
+  | { kind: 'missing_segment'; segment: string }
+  | { kind: 'io_error'; operation: string; segment: string; error: unknown };
+
+export interface SpoolOptions {
+  directory: string;
+  /** Seal the active segment once it reaches this size. Default 16 MiB. */
+  segmentBytes?: number;
+  /** Concurrent appends are merged into frames of at most this many rows. Default 5000. */
+  maxFrameRows?: number;
+  fs?: SpoolFileSystem;
+  onProblem?: (problem: SpoolProblem) => void;
+}
+
+interface PendingAppend<T> {
+  rows: readonly T[];
+  durable: boolean;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+interface FrameScan<T> {
+  rows: T[];
+  end: number;
+  frames: number;
+  oldestTs: number;
+  newestTs: number;
+}
+
+/** Duck-typed: errors from `fs` may come from another realm (vm contexts, jest). */
+export function errnoCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null || !('code' in err)) return undefined;
+  return typeof err.code === 'string' ? err.code : undefined;
+}
+
+function isErrnoException(err: unknown, code: string): boolean {
+  return errnoCode(err) === code;
+}
+
+/** Reads byte ranges of one segment through a chunk buffer, so small frames cost no syscall each. */
+class SegmentRangeReader {
+  private chunk: Buffer = Buffer.alloc(0);
+  private chunkStart = 0;
+
+  constructor(
+    private readonly handle: SpoolFileHandle,
+    private readonly end: number,
+  ) {}
+
+  /** `length` bytes at `position`, or undefined when the file ends first. */
+  async bytes(position: number, length: number): Promise<Buffer | undefined> {
+    const offset = position - this.chunkStart;
+    if (offset >= 0 && offset + length <= this.chunk.length) {
+      return this.chunk.subarray(offset, offset + length);
+    }
+    const want = Math.min(this.end - position, Math.max(length, READ_CHUNK_BYTES));
+    if (want < length) return undefined;
+    const buffer = Buffer.allocUnsafe(want);
+    let filled = 0;
+    while (filled < want) {
+      const { bytesRead } = await this.handle.read(
+        buffer,
+        filled,
+        want - filled,
+        position + filled,
+      );
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    this.chunk = buffer.subarray(0, filled);
+    this.chunkStart = position;
+    return filled >= length ? this.chunk.subarray(0, length) : undefined;
+  }
+}
+
+export class Spool<T extends SpooledRecord> {
+  readonly directory: string;
+  private readonly segmentBytes: number;
+  private readonly maxFrameRows: number;
+  private readonly fs: SpoolFileSystem;
+  private readonly onProblem: (problem: SpoolProblem) => void;
+
+  private segments: SpoolSegment[] = [];
+  /** Bytes of segments[0] already acknowledged. */
+  private headOffset = 0;
+  private totalBytes = 0;
+  private nextSeq = 1;
+  private opening: Promise<void> | undefined;
+  private pending: PendingAppend<T>[] = [];
+  private pendingRowCount = 0;
+  private writing = false;
+  private closed = false;
+  private idleWaiters: Array<() => void> = [];
+  private readonly counts = { corruptFrames: 0, tornTails: 0, missingSegments: 0, fsyncs: 0 };
+
+  constructor(options: SpoolOptions) {
+    this.directory = options.directory;
+    this.segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
+    this.maxFrameRows = options.maxFrameRows ?? 5000;
+    this.fs = options.fs ?? nodeSpoolFileSystem;
+    this.onProblem = options.onProblem ?? (() => undefined);
+  }
+
+  /**
+   * Creates the directory and finds the segments a previous run left. Idempotent; a failure
+   * (EACCES, say) is thrown and the next call tries again.
+   */
+  open(): Promise<void> {
+    if (!this.opening) {
+      this.opening = this.load().catch((err: unknown) => {
+        this.opening = undefined;
+        throw err;
+      });
+    }
+    return this.opening;
+  }
+
+  private async load(): Promise<void> {
+    await this.fs.mkdir(this.directory);
+    const found: SpoolSegment[] = [];
+    let maxSeq = 0;
+    for (const name of await this.fs.readdir(this.directory)) {
+      const match = SEGMENT_NAME.exec(name);
+      if (!match) continue;
+      const seq = Number(match[1]);
+      maxSeq = Math.max(maxSeq, seq);
+      const path = join(this.directory, name);
+      try {
+        const stat = await this.fs.stat(path);
+        found.push(new SpoolSegment(seq, path, stat.size, true, stat.mtimeMs));
+      } catch (err) {
+        if (!isErrnoException(err, 'ENOENT')) throw err;
+      }
+    }
+    found.sort((a, b) => a.seq - b.seq);
+    this.segments = found;
+    this.totalBytes = found.reduce((sum, s) => sum + s.bytes, 0);
+    this.nextSeq = maxSeq + 1;
+  }
+
+  /**
+   * Appends rows as one or more frames. Resolves once written (and fsynced when `durable`);
+   * rejects with the I/O error otherwise (the segment is then cut back to its last whole frame).
+   */
+  append(rows: readonly T[], durable: boolean): Promise<void> {
+    if (this.closed) return Promise.reject(new SpoolClosedError());
+    if (rows.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ rows, durable, resolve, reject });
+      this.pendingRowCount += rows.length;
+      if (!this.writing) {
+        this.writing = true;
+        // A microtask, not an immediate write: appends made in the same tick share the write.
+        queueMicrotask(() => void this.writeLoop());
+      }
+    });
+  }
+
+  /** Rows accepted by `append()` but not yet written. */
+  get pendingRows(): number {
+    return this.pendingRowCount;
+  }
+
+  /** True while anything is spooled and not yet acknowledged, or being written. */
+  get hasBacklog(): boolean {
+    return this.writing || this.pending.length > 0 || this.totalBytes - this.headOffset > 0;
+  }
+
+  stats(): SpoolStats {
+    return {
+      bytes: this.totalBytes,
+      unacknowledgedBytes: this.totalBytes - this.headOffset,
+      segments: this.segments.length,
+      ...this.counts,
+    };
+  }
+
+  /** Timestamp (ms) of the oldest record not yet acknowledged, or undefined when there is none. */
+  oldestUnacknowledgedTs(): number | undefined {
+    for (let i = 0; i < this.segments.length; i++) {
+      const segment = this.segments[i];
+      const unacknowledged = i === 0 ? segment.bytes - this.headOffset : segment.bytes;
+      if (unacknowledged > 0) return segment.oldestTs;
+    }
+    return undefined;
+  }
+
+  private async writeLoop(): Promise<void> {
+    while (this.pending.length > 0) {
+      const group = this.pending;
+      this.pending = [];
+      let rows = 0;
+      for (const append of group) rows += append.rows.length;
+      try {
+        await this.writeGroup(group);
+        for (const append of group) append.resolve();
+      } catch (err) {
+        for (const append of group) append.reject(err);
+      } finally {
+        this.pendingRowCount -= rows;
+      }
+    }
+    this.writing = false;
+    for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
+  private encodeGroup(group: PendingAppend<T>[]): { data: Buffer; oldestTs: number } {
+    const frames: Buffer[] = [];
+    let oldestTs = Number.POSITIVE_INFINITY;
+    let current: T[] = [];
+    const emit = () => {
+      if (current.length === 0) return;
+      frames.push(encodeSpoolFrame(current));
+      current = [];
+    };
+    for (const append of group) {
+      // Keep one append in one frame when it fits, so a request's rows are replayed together.
+      if (current.length + append.rows.length > this.maxFrameRows) emit();
+      for (const row of append.rows) {
+        if (row.ts < oldestTs) oldestTs = row.ts;
+        current.push(row);
+        if (current.length >= this.maxFrameRows) emit();
+      }
+    }
+    emit();
+    return { data: frames.length === 1 ? frames[0] : Buffer.concat(frames), oldestTs };
+  }
+
+  private async writeGroup(group: PendingAppend<T>[]): Promise<void> {
+    await this.open();
+    const { data, oldestTs } = this.encodeGroup(group);
+    const durable = group.some((append) => append.durable);
+    const segment = await this.activeSegment();
+    const handle = segment.handle!;
+    try {
+      let written = 0;
+      while (written < data.length) {
+        const { bytesWritten } = await handle.write(
+          data,
+          written,
+          data.length - written,
+          segment.bytes + written,
+        );
+        written += bytesWritten;
+      }
+      if (durable) {
+        await handle.sync();
+        this.counts.fsyncs++;
+        if (!segment.directorySynced) {
+          await this.fs.syncDirectory(this.directory);
+          this.counts.fsyncs++;
+          segment.directorySynced = true;
+        }
+      }
+    } catch (err) {
+      await this.cutBack(segment);
+      throw err;
+    }
+    if (segment.oldestTs === undefined || segment.bytes === 0) segment.oldestTs = oldestTs;
+    segment.bytes += data.length;
+    segment.scannedTo = segment.bytes;
+    this.totalBytes += data.length;
+    if (segment.sealed || segment.bytes >= this.segmentBytes) await this.seal(segment);
+  }
+
+  /**
+   * After a failed write, cut the segment back to its last whole frame so later frames are
+   * readable. If even that fails the segment is sealed (its readable prefix is still replayed;
+   * the garbage after `bytes` is never read) and the next append starts a new one.
+   */
+  private async cutBack(segment: SpoolSegment): Promise<void> {
+    try {
+      await segment.handle?.truncate(segment.bytes);
+    } catch (err) {
+      this.onProblem({
+        kind: 'io_error',
+        operation: 'truncate',
+        segment: segment.path,
+        error: err,
+      });
+      await this.seal(segment);
+    }
+  }
+
+  private async activeSegment(): Promise<SpoolSegment> {
+    const last = this.segments[this.segments.length - 1];
+    if (last && !last.sealed && last.handle) return last;
+    const seq = this.nextSeq++;
+    const path = join(this.directory, segmentFileName(seq));
+    const handle = await this.fs.open(path, 'wx');
+    const segment = new SpoolSegment(seq, path, 0, false, undefined);
+    segment.handle = handle;
+    if (this.segments.length === 0) this.headOffset = 0;
+    this.segments.push(segment);
+    return segment;
+  }
+
+  /** No more appends to this segment: flush it to disk and close it. Never throws. */
+  private async seal(segment: SpoolSegment): Promise<void> {
+    segment.sealed = true;
+    const handle = segment.handle;
+    segment.handle = undefined;
+    if (!handle) return;
+    try {
+      await handle.sync();
+      this.counts.fsyncs++;
+    } catch (err) {
+      this.onProblem({ kind: 'io_error', operation: 'fsync', segment: segment.path, error: err });
+    }
+    await handle.close().catch((err: unknown) => {
+      this.onProblem({ kind: 'io_error', operation: 'close', segment: segment.path, error: err });
+    });
+  }
+
+  /** Whether the head segment may be deleted once fully acknowledged. */
+  private headIsRemovable(segment: SpoolSegment): boolean {
+    // The active segment is removable only when nothing is queued to be written into it.
+    return segment.sealed || (!this.writing && this.pending.length === 0);
+  }
+
+  /** Drops segments[0] from the spool and deletes its file. State changes happen before any await. */
+  private async removeHead(deleteFile: boolean): Promise<void> {
+    const segment = this.segments.shift();
+    if (!segment) return;
+    this.totalBytes -= segment.bytes;
+    this.headOffset = 0;
+    await this.seal(segment);
+    if (!deleteFile) return;
+    try {
+      await this.fs.unlink(segment.path);
+    } catch (err) {
+      if (!isErrnoException(err, 'ENOENT')) {
+        this.onProblem({
+          kind: 'io_error',
+          operation: 'unlink',
+          segment: segment.path,
+          error: err,
+        });
+      }
+    }
+  }
+
+  /**
+   * The next rows after the acknowledged position, oldest first: whole frames from one segment,
+   * stopping once `maxRows` is reached. Undefined when nothing unread is committed yet.
+   */
+  async read(maxRows: number): Promise<SpoolBatch<T> | undefined> {
+    await this.open();
+    for (;;) {
+      const segment = this.segments[0];
+      if (!segment) return undefined;
+      if (this.headOffset >= segment.bytes) {
+        if (!this.headIsRemovable(segment)) return undefined;
+        await this.removeHead(true);
+        continue;
+      }
+      const start = this.headOffset;
+      const scan = await this.scanFrames(segment, start, maxRows);
+      if (segment !== this.segments[0]) continue; // removed while we read; look again
+      if (scan === 'missing') {
+        this.counts.missingSegments++;
+        this.onProblem({ kind: 'missing_segment', segment: segment.path });
+        await this.removeHead(false);
+        continue;
+      }
+      if (scan.rows.length === 0) {
+        // Only damaged frames: nothing to deliver, so they count as acknowledged.
+        this.headOffset = Math.max(this.headOffset, scan.end);
+        continue;
+      }
+      segment.oldestTs = scan.oldestTs;
+      return {
+        rows: scan.rows,
+        segment: segment.seq,
+        start,
+        end: scan.end,
+        frames: scan.frames,
+        oldestTs: scan.oldestTs,
+        newestTs: scan.newestTs,
+      };
+    }
+  }
+
+  private async scanFrames(
+    segment: SpoolSegment,
+    start: number,
+    maxRows: number,
+  ): Promise<FrameScan<T> | 'missing'> {
+    let handle: SpoolFileHandle;
+    try {
+      handle = await this.fs.open(segment.path, 'r');
+    } catch (err) {
+      if (isErrnoException(err, 'ENOENT')) return 'missing';
+      throw err;
+    }
+    try {
+      const end = segment.bytes;
+      const reader = new SegmentRangeReader(handle, end);
+      const scan: FrameScan<T> = {
+        rows: [],
+        end: start,
+        frames: 0,
+        oldestTs: Number.POSITIVE_INFINITY,
+        newestTs: Number.NEGATIVE_INFINITY,
+      };
+      let position = start;
+      while (position < end && scan.rows.length < maxRows) {
+        const header = await reader.bytes(position, FRAME_HEADER_BYTES);
+        const length = header ? header.readUInt32LE(0) : 0;
+        const frameEnd = position + FRAME_HEADER_BYTES + length;
+        const payload =
+          header && length <= MAX_FRAME_BYTES && frameEnd <= end
+            ? await reader.bytes(position + FRAME_HEADER_BYTES, length)
+            : undefined;
+        if (!header || !payload) {
+          this.noteTornTail(segment, position, end);
+          position = end;
+          break;
+        }
+        const frame =
+          crc32(payload) === header.readUInt32LE(4) ? decodeFramePayload<T>(payload) : undefined;
+        if (!frame) {
+          this.noteCorruptFrame(segment, position, frameEnd);
+        } else {
+          for (const row of frame.rows) scan.rows.push(row);
+          scan.frames++;
+          if (frame.ts < scan.oldestTs) scan.oldestTs = frame.ts;
+          if (frame.ts > scan.newestTs) scan.newestTs = frame.ts;
+        }
+        position = frameEnd;
+      }
+      scan.end = position;
+      return scan;
+    } finally {
+      await handle.close().catch(() => undefined);
+    }
+  }
+
+  private noteTornTail(segment: SpoolSegment, position: number, end: number): void {
+    if (position < segment.scannedTo) return;
+    segment.scannedTo = end;
+    this.counts.tornTails++;
+    this.onProblem({
+      kind: 'torn_tail',
+      segment: segment.path,
+      offset: position,
+      bytes: end - position,
+    });
+  }
+
+  private noteCorruptFrame(segment: SpoolSegment, position: number, frameEnd: number): void {
+    if (position < segment.scannedTo) return;
+    segment.scannedTo = frameEnd;
+    this.counts.corruptFrames++;
+    this.onProblem({ kind: 'corrupt_frame', segment: segment.path, offset: position });
+  }
+
+  /**
+   * The store has `batch`: move the acknowledged position past it, deleting segments whose every
+   * frame is now acknowledged.
+   */
+  async acknowledge(batch: SpoolBatch<T>): Promise<void> {
+    const segment = this.segments[0];
+    if (!segment || segment.seq !== batch.segment) return; // it vanished meanwhile
+    this.headOffset = Math.max(this.headOffset, batch.end);
+    // Later frames are at least as new as the newest acknowledged one: a close lower bound.
+    segment.oldestTs = batch.newestTs;
+    if (this.headOffset >= segment.bytes && this.headIsRemovable(segment)) {
+      await this.removeHead(true);
+    }
+  }
+
+  /** Rejects further appends, waits for the ones accepted, fsyncs and closes the active segment. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.writing) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    for (const segment of this.segments) if (segment.handle) await this.seal(segment);
+  }
+}

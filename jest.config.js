@@ -1,6 +1,6 @@
 /** Jest runs TypeScript through ts-jest without type checking (npm run typecheck does that once). */
 module.exports = {
-  testEnvironment: 'node',
+  testEnvironment: '<rootDir>/test/harness/onnx-environment.ts',
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.jest.json', diagnostics: false }] },

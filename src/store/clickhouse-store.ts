@@ -1,0 +1,635 @@
+import { ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import { Readable } from 'node:stream';
+import { FeedbackRecord } from '../predictions/prediction-record';
+import {
+  AnalyticsStore,
+  EventQuery,
+  FeatureBinCount,
+  LabeledPrediction,
+  LabeledPredictionQuery,
+  LabelPairCount,
+  MigrationProgress,
+  MigrationReport,
+  MonitoringResult,
+  MonitoringResultQuery,
+  MonitoringStatus,
+  PredictionCount,
+  PredictionCountFilter,
+  PredictionSummary,
+  PredictionTimeBucket,
+  RetentionReport,
+  StoreError,
+  StoreEvent,
+  StoredPrediction,
+  StoreQueryError,
+  StoreTable,
+  StoreUnavailableError,
+  StoreWriteError,
+  TimeSeriesQuery,
+  WindowQuery,
+} from './analytics-store';
+import {
+  CLICKHOUSE_REPLACING_TABLES,
+  CLICKHOUSE_RETENTION_TABLES,
+  CLICKHOUSE_SQL as SQL,
+  EVENT_COLUMNS,
+  FEEDBACK_COLUMNS,
+  MONITORING_COLUMNS,
+  PREDICTION_COLUMNS,
+} from './clickhouse-queries';
+import {
+  tsvDateTime,
+  tsvFloat,
+  tsvFloat32Array,
+  tsvIntArray,
+  tsvNullableFloat,
+  tsvString,
+} from './clickhouse-tsv';
+import {
+  MigrationFile,
+  MigrationTarget,
+  migrationsDirFor,
+  runMigrations,
+  runStatements,
+} from './migrations';
+import { BoundSql, bindSql, identifier, joinSql, sqlList, SqlParams } from './sql-escape';
+import {
+  chunks,
+  isUuid,
+  latestFeedbackPerId,
+  retentionCutoffMs,
+  validateEvents,
+  validateFeedback,
+  validateMonitoringResults,
+  validatePredictions,
+} from './store-rows';
+import {
+  DEFAULT_EVENT_LIMIT,
+  DEFAULT_LABELED_LIMIT,
+  DEFAULT_MONITORING_LIMIT,
+  LOOKUP_BATCH,
+  parseEventDetails,
+  toNumber,
+  parseFloat32Texts,
+  parseFloatText,
+} from './store-values';
+
+export interface ClickHouseStoreOptions {
+  url: string;
+  user: string;
+  password: string;
+  database: string;
+  /** Defaults to `migrations/clickhouse` at the package root; tests point it at a copy. */
+  migrationsDir?: string;
+  /** Per HTTP request; a store slower than this counts as unavailable. Default 30 s. */
+  requestTimeoutMs?: number;
+}
+
+/**
+ * ClickHouse server error codes that mean "try again later", not "this request is wrong".
+ * (159 TIMEOUT_EXCEEDED, 202 TOO_MANY_SIMULTANEOUS_QUERIES, 203 NO_FREE_CONNECTION,
+ * 209 SOCKET_TIMEOUT, 210 NETWORK_ERROR, 241 MEMORY_LIMIT_EXCEEDED, 242 TABLE_IS_READ_ONLY,
+ * 252 TOO_MANY_PARTS, 285 TOO_FEW_LIVE_REPLICAS, 319 UNKNOWN_STATUS_OF_INSERT,
+ * 394 QUERY_WAS_CANCELLED, 425 SYSTEM_ERROR, 439 CANNOT_SCHEDULE_TASK, 999 KEEPER_EXCEPTION.)
+ * Also 60 UNKNOWN_TABLE and 81 UNKNOWN_DATABASE: at first start Argus may be up before its
+ * migrations could run (the server was down); those writes must be spooled, not given up.
+ */
+const RETRYABLE_SERVER_CODES = new Set([
+  60, 81, 159, 202, 203, 209, 210, 241, 242, 252, 285, 319, 394, 425, 439, 999,
+]);
+
+/** 18.16 answers `Code: 81, e.displayText() = …`; current releases `Code: 81. DB::Exception: …`. */
+const SERVER_ERROR_CODE = /^Code: (\d+)[,.]/;
+
+type Operation = 'read' | 'write';
+
+/** Maps any failure of the client to the store's typed errors. */
+export function classifyClickHouseError(err: unknown, action: string, op: Operation): StoreError {
+  if (err instanceof StoreError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const codeProperty = (err as { code?: unknown } | null)?.code;
+  const match = SERVER_ERROR_CODE.exec(message);
+  const serverCode =
+    match !== null
+      ? Number(match[1])
+      : typeof codeProperty === 'string' && /^\d+$/.test(codeProperty)
+        ? Number(codeProperty)
+        : undefined;
+  const text = `ClickHouse ${action} failed: ${message.split('\n')[0]}`;
+  // A programming error on our side is not an outage: retrying would loop forever.
+  const isBug = err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError;
+  if (isBug && serverCode === undefined) {
+    return op === 'write'
+      ? new StoreWriteError(text, { cause: err })
+      : new StoreQueryError(text, { cause: err });
+  }
+  if (serverCode === undefined || RETRYABLE_SERVER_CODES.has(serverCode)) {
+    // No server error code means the request never got a server answer: connection refused or
+    // reset, timeout, DNS. All of those may succeed later.
+    return new StoreUnavailableError(text, { cause: err });
+  }
+  return op === 'write'
+    ? new StoreWriteError(text, { cause: err })
+    : new StoreQueryError(text, { cause: err });
+}
+
+export class ClickHouseStore implements AnalyticsStore {
+  readonly kind = 'clickhouse' as const;
+  private readonly client: ClickHouseClient;
+  private readonly migrationsDir: string;
+  private closed = false;
+
+  constructor(private readonly options: ClickHouseStoreOptions) {
+    this.client = this.createClient(options.database);
+    this.migrationsDir = options.migrationsDir ?? migrationsDirFor('clickhouse');
+  }
+
+  get database(): string {
+    return this.options.database;
+  }
+
+  private createClient(database: string): ClickHouseClient {
+    return createClient({
+      url: this.options.url,
+      username: this.options.user,
+      password: this.options.password,
+      database,
+      request_timeout: this.options.requestTimeoutMs ?? 30_000,
+      // Failures reach the caller as typed errors; the client's own console logging would only
+      // duplicate them (and fill test output while the fault tests keep the server down).
+      log: { level: ClickHouseLogLevel.OFF },
+    });
+  }
+
+  private bind(template: string, params?: SqlParams): BoundSql {
+    return bindSql('clickhouse', template, params);
+  }
+
+  private async guard<T>(action: string, op: Operation, fn: () => Promise<T>): Promise<T> {
+    if (this.closed) throw new StoreUnavailableError(`ClickHouse ${action}: the store is closed`);
+    try {
+      return await fn();
+    } catch (err) {
+      throw classifyClickHouseError(err, action, op);
+    }
+  }
+
+  private async select<Row>(action: string, sql: BoundSql): Promise<Row[]> {
+    return this.guard(action, 'read', async () => {
+      const result = await this.client.query({ query: sql.text, format: 'JSONEachRow' });
+      return result.json<Row>();
+    });
+  }
+
+  private async command(action: string, sql: BoundSql, op: Operation = 'write'): Promise<void> {
+    await this.guard(action, op, async () => {
+      await this.client.command({ query: sql.text });
+    });
+  }
+
+  private async insertTsv(
+    action: string,
+    table: string,
+    columns: readonly string[],
+    body: string,
+  ): Promise<void> {
+    await this.guard(action, 'write', async () => {
+      await this.client.insert({
+        table,
+        columns: [...columns] as [string, ...string[]],
+        format: 'TabSeparated',
+        values: Readable.from([Buffer.from(body, 'utf8')], { objectMode: false }),
+      });
+    });
+  }
+
+  async migrate(onProgress?: MigrationProgress): Promise<MigrationReport> {
+    const target: MigrationTarget = {
+      prepare: async () => {
+        // The configured database may not exist yet; create it through a client without it.
+        // Checked first, so a user without CREATE DATABASE rights can use a prepared database.
+        const bootstrap = this.createClient('default');
+        try {
+          await this.guard('create database', 'write', async () => {
+            const exists = await bootstrap.query({
+              query: this.bind(SQL.databaseExists, { name: this.database }).text,
+              format: 'JSONEachRow',
+            });
+            const [row] = await exists.json<{ count: number | string }>();
+            if (toNumber(row?.count ?? 0) > 0) return;
+            await bootstrap.command({
+              query: this.bind(SQL.createDatabase, { database: identifier(this.database) }).text,
+            });
+          });
+        } finally {
+          await bootstrap.close();
+        }
+        await this.command('create schema_migrations', this.bind(SQL.createSchemaMigrations));
+      },
+      applied: async () => {
+        const rows = await this.select<{ name: string; checksum: string }>(
+          'read schema_migrations',
+          this.bind(SQL.selectAppliedMigrations),
+        );
+        return new Map(rows.map((r) => [r.name, r.checksum]));
+      },
+      apply: async (migration: MigrationFile) => {
+        await runStatements(migration, (statement) =>
+          this.guard(`migration ${migration.name}`, 'write', () =>
+            // Statements come from our own migration files, not from user input.
+            this.client.command({ query: statement }),
+          ),
+        );
+        await this.command(
+          'record migration',
+          this.bind(SQL.recordMigration, {
+            name: migration.name,
+            checksum: migration.checksum,
+            appliedAt: Math.floor(Date.now() / 1000),
+          }),
+        );
+      },
+    };
+    return runMigrations(target, this.migrationsDir, onProgress);
+  }
+
+  async ping(): Promise<void> {
+    // A query rather than client.ping(): /ping answers before the database is usable.
+    await this.select('ping', this.bind(SQL.ping));
+  }
+
+  async insertPredictions(rows: readonly StoredPrediction[]): Promise<void> {
+    if (rows.length === 0) return;
+    validatePredictions(rows);
+    const lines: string[] = new Array<string>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
+      lines[i] =
+        `${r.id}\t${tsvString(r.request_id)}\t${r.ts}\t${tsvString(r.model)}\t${r.model_version}\t` +
+        `${tsvString(r.route)}\t${tsvString(r.client_id)}\t${tsvString(r.trace_id)}\t` +
+        `${tsvString(r.span_id)}\t${tsvString(r.protocol)}\t${tsvFloat32Array(r.inputs)}\t` +
+        `${tsvIntArray(r.feature_bins ?? [])}\t${tsvFloat32Array(r.scores)}\t${tsvString(r.label)}\t` +
+        `${tsvNullableFloat(r.value)}\t${Math.round(r.latency_us)}\t${r.batch_size}\t${r.status}\t` +
+        `${tsvString(r.error)}\n`;
+    }
+    await this.insertTsv('insert predictions', 'predictions', PREDICTION_COLUMNS, lines.join(''));
+  }
+
+  async insertFeedback(rows: readonly FeedbackRecord[]): Promise<void> {
+    if (rows.length === 0) return;
+    validateFeedback(rows);
+    const body = latestFeedbackPerId(rows)
+      .map(
+        (r) =>
+          `${r.prediction_id}\t${r.ts}\t${tsvString(r.label)}\t${tsvNullableFloat(r.value)}\t` +
+          `${tsvString(r.source)}\n`,
+      )
+      .join('');
+    await this.insertTsv('insert feedback', 'feedback', FEEDBACK_COLUMNS, body);
+  }
+
+  async lookupPredictions(ids: readonly string[]): Promise<Map<string, PredictionSummary>> {
+    const found = new Map<string, PredictionSummary>();
+    // Only UUIDs can be stored, and ClickHouse refuses a non-UUID literal compared with a UUID.
+    const originalsByKey = new Map<string, string[]>();
+    for (const id of ids) {
+      if (!isUuid(id)) continue;
+      const key = id.toLowerCase();
+      const list = originalsByKey.get(key);
+      if (list === undefined) originalsByKey.set(key, [id]);
+      else list.push(id);
+    }
+    for (const batch of chunks([...originalsByKey.keys()], LOOKUP_BATCH)) {
+      const rows = await this.select<{
+        id: string;
+        model: string;
+        model_version: number | string;
+        label: string;
+        value_text: string | null;
+      }>(
+        'lookup predictions',
+        this.bind(SQL.lookupPredictions, { ids: sqlList(batch, 'clickhouse') }),
+      );
+      for (const row of rows) {
+        const summary: PredictionSummary = {
+          model: row.model,
+          model_version: toNumber(row.model_version),
+          label: row.label,
+          value: parseFloatText(row.value_text),
+        };
+        for (const original of originalsByKey.get(row.id.toLowerCase()) ?? []) {
+          found.set(original, summary);
+        }
+      }
+    }
+    return found;
+  }
+
+  private where(filter: PredictionCountFilter & { type?: string }): BoundSql {
+    const conditions: BoundSql[] = [this.bind(SQL.whereAll)];
+    if (filter.model !== undefined)
+      conditions.push(this.bind(SQL.whereModel, { model: filter.model }));
+    if (filter.version !== undefined) {
+      conditions.push(this.bind(SQL.whereVersion, { version: filter.version }));
+    }
+    if (filter.route !== undefined)
+      conditions.push(this.bind(SQL.whereRoute, { route: filter.route }));
+    if (filter.type !== undefined) conditions.push(this.bind(SQL.whereType, { type: filter.type }));
+    if (filter.from !== undefined) {
+      conditions.push(
+        this.bind(SQL.whereFrom, {
+          from: filter.from,
+          fromSeconds: Math.max(0, Math.floor(filter.from / 1000)),
+        }),
+      );
+    }
+    if (filter.to !== undefined) {
+      conditions.push(
+        this.bind(SQL.whereTo, {
+          to: filter.to,
+          // Smallest whole second strictly after every ms < to.
+          toSecondsCeil: Math.max(0, Math.floor((filter.to - 1) / 1000) + 1),
+        }),
+      );
+    }
+    return joinSql(conditions, ' AND ');
+  }
+
+  async countPredictions(filter: PredictionCountFilter = {}): Promise<PredictionCount[]> {
+    const rows = await this.select<{
+      model: string;
+      model_version: number | string;
+      route: string;
+      status: number | string;
+      count: number | string;
+    }>('count predictions', this.bind(SQL.countPredictions, { where: this.where(filter) }));
+    return rows.map((r) => ({
+      model: r.model,
+      model_version: toNumber(r.model_version),
+      route: r.route,
+      status: toNumber(r.status),
+      count: toNumber(r.count),
+    }));
+  }
+
+  async labeledPredictions(query: LabeledPredictionQuery): Promise<LabeledPrediction[]> {
+    const rows = await this.select<{
+      id: string;
+      ts_ms: number | string;
+      model: string;
+      model_version: number | string;
+      route: string;
+      inputs_text: string[];
+      scores_text: string[];
+      label: string;
+      value_text: string | null;
+      actual_label: string;
+      actual_value_text: string | null;
+      feedback_ts: number | string;
+    }>(
+      'labeled predictions',
+      this.bind(SQL.labeledPredictions, {
+        where: this.where(query),
+        limit: query.limit ?? DEFAULT_LABELED_LIMIT,
+      }),
+    );
+    return rows.map((r) => ({
+      id: r.id,
+      ts: toNumber(r.ts_ms),
+      model: r.model,
+      model_version: toNumber(r.model_version),
+      route: r.route,
+      inputs: parseFloat32Texts(r.inputs_text),
+      scores: parseFloat32Texts(r.scores_text),
+      label: r.label,
+      value: parseFloatText(r.value_text),
+      actual_label: r.actual_label,
+      actual_value: parseFloatText(r.actual_value_text),
+      feedback_ts: toNumber(r.feedback_ts),
+    }));
+  }
+
+  async labelPairCounts(query: WindowQuery): Promise<LabelPairCount[]> {
+    const rows = await this.select<{ label: string; actual_label: string; count: number | string }>(
+      'label pair counts',
+      this.bind(SQL.labelPairCounts, { where: this.where(query) }),
+    );
+    return rows.map((r) => ({
+      label: r.label,
+      actual_label: r.actual_label,
+      count: toNumber(r.count),
+    }));
+  }
+
+  async featureBinCounts(query: WindowQuery): Promise<FeatureBinCount[]> {
+    const rows = await this.select<{
+      feature: number | string;
+      bin: number | string;
+      count: number | string;
+    }>('feature bin counts', this.bind(SQL.featureBinCounts, { where: this.where(query) }));
+    return rows.map((r) => ({
+      feature: toNumber(r.feature),
+      bin: toNumber(r.bin),
+      count: toNumber(r.count),
+    }));
+  }
+
+  async predictionTimeSeries(query: TimeSeriesQuery): Promise<PredictionTimeBucket[]> {
+    if (!Number.isInteger(query.bucketSeconds) || query.bucketSeconds < 1) {
+      throw new RangeError(`bucketSeconds must be a positive integer, got ${query.bucketSeconds}`);
+    }
+    const rows = await this.select<{
+      bucket: number | string;
+      predictions: number | string;
+      errors: number | string;
+    }>(
+      'prediction time series',
+      this.bind(SQL.predictionTimeSeries, {
+        where: this.where(query),
+        bucketSeconds: query.bucketSeconds,
+      }),
+    );
+    return rows.map((r) => ({
+      bucket: toNumber(r.bucket) * 1000,
+      predictions: toNumber(r.predictions),
+      errors: toNumber(r.errors),
+    }));
+  }
+
+  async insertMonitoringResults(rows: readonly MonitoringResult[]): Promise<void> {
+    if (rows.length === 0) return;
+    validateMonitoringResults(rows);
+    const body = rows
+      .map(
+        (r) =>
+          `${tsvString(r.model)}\t${r.model_version}\t${tsvDateTime(r.window_start)}\t` +
+          `${tsvDateTime(r.window_end)}\t${tsvString(r.metric)}\t${tsvString(r.feature)}\t` +
+          `${tsvFloat(r.value)}\t${tsvNullableFloat(r.threshold)}\t${tsvString(r.status)}\t${r.ts}\n`,
+      )
+      .join('');
+    await this.insertTsv(
+      'insert monitoring results',
+      'monitoring_results',
+      MONITORING_COLUMNS,
+      body,
+    );
+  }
+
+  async listMonitoringResults(query: MonitoringResultQuery): Promise<MonitoringResult[]> {
+    const conditions: BoundSql[] = [this.where({ model: query.model, version: query.version })];
+    if (query.metric !== undefined) {
+      conditions.push(this.bind(SQL.whereMetric, { metric: query.metric }));
+    }
+    if (query.from !== undefined) {
+      conditions.push(
+        this.bind(SQL.whereWindowFrom, { fromSeconds: Math.max(0, Math.floor(query.from / 1000)) }),
+      );
+    }
+    const rows = await this.select<{
+      model: string;
+      model_version: number | string;
+      window_start: number | string;
+      window_end: number | string;
+      metric: string;
+      feature: string;
+      value_text: string;
+      threshold_text: string | null;
+      status: string;
+      ts_ms: number | string;
+    }>(
+      'list monitoring results',
+      this.bind(SQL.listMonitoringResults, {
+        where: joinSql(conditions, ' AND '),
+        limit: query.limit ?? DEFAULT_MONITORING_LIMIT,
+      }),
+    );
+    return rows.map((r) => ({
+      model: r.model,
+      model_version: toNumber(r.model_version),
+      window_start: toNumber(r.window_start) * 1000,
+      window_end: toNumber(r.window_end) * 1000,
+      metric: r.metric,
+      feature: r.feature,
+      value: parseFloatText(r.value_text),
+      threshold: parseFloatText(r.threshold_text),
+      status: r.status as MonitoringStatus,
+      ts: toNumber(r.ts_ms),
+    }));
+  }
+
+  async insertEvents(rows: readonly StoreEvent[]): Promise<void> {
+    if (rows.length === 0) return;
+    validateEvents(rows);
+    const body = rows
+      .map(
+        (r) =>
+          `${r.ts}\t${tsvString(r.type)}\t${tsvString(r.model)}\t${r.model_version}\t` +
+          `${tsvString(r.severity)}\t${tsvString(JSON.stringify(r.details))}\n`,
+      )
+      .join('');
+    await this.insertTsv('insert events', 'events', EVENT_COLUMNS, body);
+  }
+
+  async listEvents(query: EventQuery = {}): Promise<StoreEvent[]> {
+    const rows = await this.select<{
+      ts_ms: number | string;
+      type: string;
+      model: string;
+      model_version: number | string;
+      severity: string;
+      details: string;
+    }>(
+      'list events',
+      this.bind(SQL.listEvents, {
+        where: this.where({ type: query.type, model: query.model, from: query.from }),
+        limit: query.limit ?? DEFAULT_EVENT_LIMIT,
+      }),
+    );
+    return rows.map((r) => ({
+      ts: toNumber(r.ts_ms),
+      type: r.type,
+      model: r.model,
+      model_version: toNumber(r.model_version),
+      severity: r.severity as StoreEvent['severity'],
+      details: parseEventDetails(r.details),
+    }));
+  }
+
+  private async partitions(
+    tables: readonly string[],
+  ): Promise<{ table: string; partition: string; parts: number; rows: number }[]> {
+    const rows = await this.select<{
+      table: string;
+      partition: string;
+      parts: number | string;
+      rows: number | string;
+    }>(
+      'list partitions',
+      this.bind(SQL.partitionsOf, {
+        database: this.database,
+        tables: sqlList(tables, 'clickhouse'),
+      }),
+    );
+    return rows.map((r) => ({
+      table: r.table,
+      partition: r.partition,
+      parts: toNumber(r.parts),
+      rows: toNumber(r.rows),
+    }));
+  }
+
+  async dropPartitionsOlderThan(days: number): Promise<RetentionReport> {
+    const cutoff = new Date(retentionCutoffMs(days));
+    // Partitions are toYYYYMMDD(ts) in UTC: keep those on or after the cutoff day.
+    const cutoffDay =
+      cutoff.getUTCFullYear() * 10000 + (cutoff.getUTCMonth() + 1) * 100 + cutoff.getUTCDate();
+    const report: RetentionReport = { dropped: [], rows: 0 };
+    for (const p of await this.partitions(CLICKHOUSE_RETENTION_TABLES)) {
+      if (!/^\d{8}$/.test(p.partition) || Number(p.partition) >= cutoffDay) continue;
+      await this.command(
+        `drop partition ${p.table}:${p.partition}`,
+        this.bind(SQL.dropPartition, {
+          table: identifier(p.table),
+          partition: Number(p.partition),
+        }),
+      );
+      report.dropped.push(`${p.table}:${p.partition}`);
+      if (p.table !== 'prediction_lookup') report.rows += p.rows;
+    }
+    return report;
+  }
+
+  async compact(): Promise<void> {
+    // Per partition: OPTIMIZE … FINAL without PARTITION is not guaranteed to merge every partition
+    // on every release. Single-part partitions too: one insert block can itself hold duplicates.
+    for (const p of await this.partitions(CLICKHOUSE_REPLACING_TABLES)) {
+      if (!/^\d{8}$/.test(p.partition)) continue;
+      await this.command(
+        `optimize ${p.table}:${p.partition}`,
+        this.bind(SQL.optimizePartition, {
+          table: identifier(p.table),
+          partition: Number(p.partition),
+        }),
+      );
+    }
+  }
+
+  async rowCounts(): Promise<Record<StoreTable, number>> {
+    const tables: StoreTable[] = ['predictions', 'feedback', 'monitoring_results', 'events'];
+    const counts = {} as Record<StoreTable, number>;
+    for (const table of tables) {
+      const rows = await this.select<{ count: number | string }>(
+        `count ${table}`,
+        this.bind(SQL.countRows, { table: identifier(table) }),
+      );
+      counts[table] = toNumber(rows[0]?.count ?? 0);
+    }
+    return counts;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.client.close();
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * Every DuckDB statement the embedded store runs, by name; `{name}` placeholders are filled by
+ * `bindSql` (sql-escape.ts). The same shapes as clickhouse-queries.ts, in DuckDB SQL.
+ *
+ * Duplicates: `predictions.id` and `feedback.prediction_id` are primary keys and the store writes
+ * with INSERT OR IGNORE / ON CONFLICT, so every row is already unique and plain counts are exact.
+ */
+export const DUCKDB_SQL = {
+  ping: 'SELECT 1 AS ok',
+
+  createSchemaMigrations: `CREATE TABLE IF NOT EXISTS schema_migrations
+(
+    name VARCHAR PRIMARY KEY,
+    checksum VARCHAR NOT NULL,
+    applied_at TIMESTAMP NOT NULL
+)`,
+
+  selectAppliedMigrations: 'SELECT name, checksum FROM schema_migrations ORDER BY name',
+
+  recordMigration:
+    'INSERT INTO schema_migrations (name, checksum, applied_at) VALUES ({name}, {checksum}, now()::TIMESTAMP)',
+
+  // Per-connection staging tables the appender fills; rows then move into the real tables in one
+  // statement that applies the duplicate rules. TEMP: never persisted, never seen by other readers.
+  createPredictionsIncoming: `CREATE TEMP TABLE IF NOT EXISTS predictions_incoming
+(
+    id VARCHAR, request_id VARCHAR, ts_ms BIGINT, model VARCHAR, model_version UINTEGER,
+    route VARCHAR, client_id VARCHAR, trace_id VARCHAR, span_id VARCHAR, protocol VARCHAR,
+    inputs FLOAT[], feature_bins UTINYINT[], scores FLOAT[], label VARCHAR, value DOUBLE,
+    latency_us UBIGINT, batch_size UINTEGER, status USMALLINT, error VARCHAR
+)`,
+
+  createFeedbackIncoming: `CREATE TEMP TABLE IF NOT EXISTS feedback_incoming
+(
+    prediction_id VARCHAR, ts_ms BIGINT, label VARCHAR, value DOUBLE, source VARCHAR
+)`,
+
+  clearPredictionsIncoming: 'DELETE FROM predictions_incoming',
+  clearFeedbackIncoming: 'DELETE FROM feedback_incoming',
+
+  movePredictions: `INSERT OR IGNORE INTO predictions
+    (id, request_id, ts_ms, model, model_version, route, client_id, trace_id, span_id, protocol,
+     inputs, feature_bins, scores, label, value, latency_us, batch_size, status, error)
+SELECT id::UUID, request_id, ts_ms, model, model_version, route, client_id, trace_id, span_id,
+       protocol, inputs, feature_bins, scores, label, value, latency_us, batch_size, status, error
+FROM predictions_incoming`,
+
+  // The batch holds one row per id (deduplicated before); an older label never replaces a newer one.
+  moveFeedback: `INSERT INTO feedback (prediction_id, ts_ms, label, value, source)
+SELECT prediction_id::UUID, ts_ms, label, value, source FROM feedback_incoming
+ON CONFLICT (prediction_id) DO UPDATE SET
+    ts_ms = excluded.ts_ms, label = excluded.label, value = excluded.value, source = excluded.source
+WHERE excluded.ts_ms >= feedback.ts_ms`,
+
+  begin: 'BEGIN TRANSACTION',
+  commit: 'COMMIT',
+  rollback: 'ROLLBACK',
+
+  whereFrom: 'ts_ms >= {from}',
+  whereTo: 'ts_ms < {to}',
+  whereModel: 'model = {model}',
+  whereVersion: 'model_version = {version}',
+  whereRoute: 'route = {route}',
+  whereType: 'type = {type}',
+  whereAll: 'TRUE',
+
+  lookupPredictions: `SELECT id::VARCHAR AS id, model, model_version, label, value
+FROM predictions
+WHERE id IN {ids}`,
+
+  countPredictions: `SELECT model, model_version, route, status, count(*) AS count
+FROM predictions
+WHERE {where}
+GROUP BY model, model_version, route, status
+ORDER BY model, model_version, route, status`,
+
+  labeledPredictions: `SELECT p.id::VARCHAR AS id, p.ts_ms, p.model, p.model_version, p.route, p.inputs,
+       p.scores, p.label, p.value, f.label AS actual_label, f.value AS actual_value,
+       f.ts_ms AS feedback_ts
+FROM (SELECT * FROM predictions WHERE {where}) AS p
+JOIN feedback AS f ON f.prediction_id = p.id
+ORDER BY p.ts_ms, p.id
+LIMIT {limit}`,
+
+  labelPairCounts: `SELECT p.label AS label, f.label AS actual_label, count(*) AS count
+FROM (SELECT id, label FROM predictions WHERE {where}) AS p
+JOIN feedback AS f ON f.prediction_id = p.id
+GROUP BY p.label, f.label
+ORDER BY p.label, f.label`,
+
+  // Two unnests in one SELECT advance together: (position, bin) pairs.
+  featureBinCounts: `SELECT feature, bin, count(*) AS count
+FROM
+(
+    SELECT unnest(range(len(feature_bins))) AS feature, unnest(feature_bins) AS bin
+    FROM predictions
+    WHERE {where}
+)
+GROUP BY feature, bin
+ORDER BY feature, bin`,
+
+  predictionTimeSeries: `SELECT (ts_ms // ({bucketSeconds} * 1000)) * {bucketSeconds} * 1000 AS bucket,
+       count(*) AS predictions,
+       count(*) FILTER (WHERE status >= 400) AS errors
+FROM predictions
+WHERE {where}
+GROUP BY bucket
+ORDER BY bucket`,
+
+  insertMonitoringResults: `INSERT INTO monitoring_results
+    (model, model_version, window_start, window_end, metric, feature, value, threshold, status, ts_ms)
+VALUES {rows}`,
+
+  monitoringResultRow:
+    '({model}, {model_version}, make_timestamp({window_start_us}), make_timestamp({window_end_us}), {metric}, {feature}, {value}, {threshold}, {status}, {ts_ms})',
+
+  insertEvents: `INSERT INTO events (ts_ms, type, model, model_version, severity, details)
+VALUES {rows}`,
+
+  eventRow: '({ts_ms}, {type}, {model}, {model_version}, {severity}, {details})',
+
+  whereMetric: 'metric = {metric}',
+  whereWindowFrom: 'window_start >= make_timestamp({fromMicros})',
+
+  listMonitoringResults: `SELECT model, model_version, epoch_ms(window_start) AS window_start,
+       epoch_ms(window_end) AS window_end, metric, feature, value, threshold, status, ts_ms
+FROM monitoring_results
+WHERE {where}
+ORDER BY window_start DESC, metric, feature
+LIMIT {limit}`,
+
+  listEvents: `SELECT ts_ms, type, model, model_version, severity, details
+FROM events
+WHERE {where}
+ORDER BY ts_ms DESC
+LIMIT {limit}`,
+
+  deleteOlderThan: 'DELETE FROM {table} WHERE ts_ms < {cutoff}',
+
+  checkpoint: 'CHECKPOINT',
+
+  countRows: 'SELECT count(*) AS count FROM {table}',
+} as const;
+
+/** Tables retention deletes from; `events` is an audit trail and is kept. */
+export const DUCKDB_RETENTION_TABLES = ['predictions', 'feedback', 'monitoring_results'] as const;

@@ -1,0 +1,559 @@
+import {
+  DuckDBAppender,
+  DuckDBConnection,
+  DuckDBInstance,
+  FLOAT,
+  LIST,
+  listValue,
+  UTINYINT,
+} from '@duckdb/node-api';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { FeedbackRecord } from '../predictions/prediction-record';
+import {
+  AnalyticsStore,
+  EventQuery,
+  FeatureBinCount,
+  LabeledPrediction,
+  LabeledPredictionQuery,
+  LabelPairCount,
+  MigrationProgress,
+  MigrationReport,
+  MonitoringResult,
+  MonitoringResultQuery,
+  MonitoringStatus,
+  PredictionCount,
+  PredictionCountFilter,
+  PredictionSummary,
+  PredictionTimeBucket,
+  RetentionReport,
+  StoreError,
+  StoreEvent,
+  StoredPrediction,
+  StoreQueryError,
+  StoreTable,
+  StoreUnavailableError,
+  StoreWriteError,
+  TimeSeriesQuery,
+  WindowQuery,
+} from './analytics-store';
+import { DUCKDB_RETENTION_TABLES, DUCKDB_SQL as SQL } from './duckdb-queries';
+import { MigrationFile, migrationsDirFor, runMigrations, runStatements } from './migrations';
+import { BoundSql, bindSql, identifier, joinSql, sqlList, SqlParams } from './sql-escape';
+import {
+  chunks,
+  isUuid,
+  latestFeedbackPerId,
+  retentionCutoffMs,
+  validateEvents,
+  validateFeedback,
+  validateMonitoringResults,
+  validatePredictions,
+} from './store-rows';
+import {
+  DEFAULT_EVENT_LIMIT,
+  DEFAULT_LABELED_LIMIT,
+  DEFAULT_MONITORING_LIMIT,
+  LOOKUP_BATCH,
+  parseEventDetails,
+  toNullableNumber,
+  toNumber,
+} from './store-values';
+
+export interface DuckDbStoreOptions {
+  /** Database file (`${ARGUS_HOME}/argus.duckdb`), or ':memory:'. */
+  path: string;
+  /** Defaults to `migrations/duckdb` at the package root; tests point it at a copy. */
+  migrationsDir?: string;
+}
+
+type Operation = 'read' | 'write';
+
+const FLOAT_LIST = LIST(FLOAT);
+const UTINYINT_LIST = LIST(UTINYINT);
+
+/** Rows per multi-row VALUES statement for the low-volume tables. */
+const VALUES_BATCH = 500;
+
+/** A DOUBLE literal; NaN/±Inf have no numeric literal, so they are cast from text. */
+function duckDouble(value: number): number | BoundSql {
+  if (Number.isFinite(value)) return value;
+  const text = Number.isNaN(value) ? 'NaN' : value > 0 ? 'Infinity' : '-Infinity';
+  return bindSql('duckdb', 'CAST({text} AS DOUBLE)', { text });
+}
+
+function classifyDuckDbError(err: unknown, action: string, op: Operation): StoreError {
+  if (err instanceof StoreError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const text = `DuckDB ${action} failed: ${message.split('\n')[0]}`;
+  // I/O errors (disk full, file locked by another process) may clear; anything else is our input.
+  if (/^IO Error/i.test(message)) return new StoreUnavailableError(text, { cause: err });
+  return op === 'write'
+    ? new StoreWriteError(text, { cause: err })
+    : new StoreQueryError(text, { cause: err });
+}
+
+/**
+ * The embedded store: one DuckDB file, one connection. Operations run one at a time through
+ * `exclusive`, because an insert is several statements (append to staging, move, clear) that must
+ * not interleave with another insert on the same connection.
+ */
+export class DuckDbStore implements AnalyticsStore {
+  readonly kind = 'duckdb' as const;
+  private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly connection: DuckDBConnection,
+    private readonly migrationsDir: string,
+  ) {}
+
+  static async open(options: DuckDbStoreOptions): Promise<DuckDbStore> {
+    try {
+      if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+      const instance = await DuckDBInstance.create(options.path);
+      const connection = await instance.connect();
+      await connection.run(SQL.createPredictionsIncoming);
+      await connection.run(SQL.createFeedbackIncoming);
+      return new DuckDbStore(
+        instance,
+        connection,
+        options.migrationsDir ?? migrationsDirFor('duckdb'),
+      );
+    } catch (err) {
+      throw new StoreUnavailableError(
+        `cannot open DuckDB database ${options.path}: ${err instanceof Error ? err.message : String(err)}`,
+        { cause: err },
+      );
+    }
+  }
+
+  private exclusive<T>(action: string, op: Operation, fn: () => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      if (this.closed) throw new StoreUnavailableError(`DuckDB ${action}: the store is closed`);
+      try {
+        return await fn();
+      } catch (err) {
+        throw classifyDuckDbError(err, action, op);
+      }
+    };
+    const result = this.tail.then(run, run);
+    // The chain only orders operations; each caller sees its own result or error.
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  private bind(template: string, params?: SqlParams): BoundSql {
+    return bindSql('duckdb', template, params);
+  }
+
+  private async rows(sql: BoundSql): Promise<Record<string, unknown>[]> {
+    const reader = await this.connection.runAndReadAll(sql.text);
+    return reader.getRowObjectsJS();
+  }
+
+  private async select(action: string, sql: BoundSql): Promise<Record<string, unknown>[]> {
+    return this.exclusive(action, 'read', () => this.rows(sql));
+  }
+
+  /** Runs `body` in a transaction, rolling back on failure. Caller holds `exclusive`. */
+  private async transaction(body: () => Promise<void>): Promise<void> {
+    await this.connection.run(SQL.begin);
+    try {
+      await body();
+      await this.connection.run(SQL.commit);
+    } catch (err) {
+      await this.connection.run(SQL.rollback).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async migrate(onProgress?: MigrationProgress): Promise<MigrationReport> {
+    return runMigrations(
+      {
+        prepare: () =>
+          this.exclusive('create schema_migrations', 'write', async () => {
+            await this.connection.run(SQL.createSchemaMigrations);
+          }),
+        applied: async () => {
+          const rows = await this.select(
+            'read schema_migrations',
+            this.bind(SQL.selectAppliedMigrations),
+          );
+          return new Map(rows.map((r) => [String(r.name), String(r.checksum)]));
+        },
+        apply: (migration: MigrationFile) =>
+          this.exclusive(`migration ${migration.name}`, 'write', () =>
+            // DuckDB DDL is transactional: a migration applies completely or not at all.
+            this.transaction(async () => {
+              await runStatements(migration, (statement) => this.connection.run(statement));
+              await this.connection.run(
+                this.bind(SQL.recordMigration, {
+                  name: migration.name,
+                  checksum: migration.checksum,
+                }).text,
+              );
+            }),
+          ),
+      },
+      this.migrationsDir,
+      onProgress,
+    );
+  }
+
+  async ping(): Promise<void> {
+    await this.select('ping', this.bind(SQL.ping));
+  }
+
+  async insertPredictions(rows: readonly StoredPrediction[]): Promise<void> {
+    if (rows.length === 0) return;
+    validatePredictions(rows);
+    await this.exclusive('insert predictions', 'write', async () => {
+      await this.connection.run(SQL.clearPredictionsIncoming);
+      const appender = await this.connection.createAppender('predictions_incoming', 'main', 'temp');
+      try {
+        for (const r of rows) {
+          appender.appendVarchar(r.id);
+          appender.appendVarchar(r.request_id);
+          appender.appendBigInt(BigInt(r.ts));
+          appender.appendVarchar(r.model);
+          appender.appendUInteger(r.model_version);
+          appender.appendVarchar(r.route);
+          appender.appendVarchar(r.client_id);
+          appender.appendVarchar(r.trace_id);
+          appender.appendVarchar(r.span_id);
+          appender.appendVarchar(r.protocol);
+          appender.appendList(listValue(r.inputs), FLOAT_LIST);
+          appender.appendList(listValue(r.feature_bins ?? []), UTINYINT_LIST);
+          appender.appendList(listValue(r.scores), FLOAT_LIST);
+          appender.appendVarchar(r.label);
+          appendNullableDouble(appender, r.value);
+          appender.appendUBigInt(BigInt(Math.round(r.latency_us)));
+          appender.appendUInteger(r.batch_size);
+          appender.appendUSmallInt(r.status);
+          appender.appendVarchar(r.error);
+          appender.endRow();
+        }
+        appender.flushSync();
+      } finally {
+        appender.closeSync();
+      }
+      try {
+        await this.transaction(async () => {
+          await this.connection.run(SQL.movePredictions);
+        });
+      } finally {
+        await this.connection.run(SQL.clearPredictionsIncoming);
+      }
+    });
+  }
+
+  async insertFeedback(rows: readonly FeedbackRecord[]): Promise<void> {
+    if (rows.length === 0) return;
+    validateFeedback(rows);
+    const latest = latestFeedbackPerId(rows);
+    await this.exclusive('insert feedback', 'write', async () => {
+      await this.connection.run(SQL.clearFeedbackIncoming);
+      const appender = await this.connection.createAppender('feedback_incoming', 'main', 'temp');
+      try {
+        for (const r of latest) {
+          appender.appendVarchar(r.prediction_id);
+          appender.appendBigInt(BigInt(r.ts));
+          appender.appendVarchar(r.label);
+          appendNullableDouble(appender, r.value);
+          appender.appendVarchar(r.source);
+          appender.endRow();
+        }
+        appender.flushSync();
+      } finally {
+        appender.closeSync();
+      }
+      try {
+        await this.transaction(async () => {
+          await this.connection.run(SQL.moveFeedback);
+        });
+      } finally {
+        await this.connection.run(SQL.clearFeedbackIncoming);
+      }
+    });
+  }
+
+  async lookupPredictions(ids: readonly string[]): Promise<Map<string, PredictionSummary>> {
+    const found = new Map<string, PredictionSummary>();
+    const originalsByKey = new Map<string, string[]>();
+    for (const id of ids) {
+      if (!isUuid(id)) continue;
+      const key = id.toLowerCase();
+      const list = originalsByKey.get(key);
+      if (list === undefined) originalsByKey.set(key, [id]);
+      else list.push(id);
+    }
+    for (const batch of chunks([...originalsByKey.keys()], LOOKUP_BATCH)) {
+      const rows = await this.select(
+        'lookup predictions',
+        this.bind(SQL.lookupPredictions, { ids: sqlList(batch, 'duckdb') }),
+      );
+      for (const row of rows) {
+        const summary: PredictionSummary = {
+          model: String(row.model),
+          model_version: toNumber(row.model_version as number),
+          label: String(row.label),
+          value: toNullableNumber(row.value as number | null),
+        };
+        for (const original of originalsByKey.get(String(row.id).toLowerCase()) ?? []) {
+          found.set(original, summary);
+        }
+      }
+    }
+    return found;
+  }
+
+  private where(filter: PredictionCountFilter & { type?: string }): BoundSql {
+    const conditions: BoundSql[] = [this.bind(SQL.whereAll)];
+    if (filter.model !== undefined)
+      conditions.push(this.bind(SQL.whereModel, { model: filter.model }));
+    if (filter.version !== undefined) {
+      conditions.push(this.bind(SQL.whereVersion, { version: filter.version }));
+    }
+    if (filter.route !== undefined)
+      conditions.push(this.bind(SQL.whereRoute, { route: filter.route }));
+    if (filter.type !== undefined) conditions.push(this.bind(SQL.whereType, { type: filter.type }));
+    if (filter.from !== undefined) conditions.push(this.bind(SQL.whereFrom, { from: filter.from }));
+    if (filter.to !== undefined) conditions.push(this.bind(SQL.whereTo, { to: filter.to }));
+    return joinSql(conditions, ' AND ');
+  }
+
+  async countPredictions(filter: PredictionCountFilter = {}): Promise<PredictionCount[]> {
+    const rows = await this.select(
+      'count predictions',
+      this.bind(SQL.countPredictions, { where: this.where(filter) }),
+    );
+    return rows.map((r) => ({
+      model: String(r.model),
+      model_version: toNumber(r.model_version as number),
+      route: String(r.route),
+      status: toNumber(r.status as number),
+      count: toNumber(r.count as bigint),
+    }));
+  }
+
+  async labeledPredictions(query: LabeledPredictionQuery): Promise<LabeledPrediction[]> {
+    const rows = await this.select(
+      'labeled predictions',
+      this.bind(SQL.labeledPredictions, {
+        where: this.where(query),
+        limit: query.limit ?? DEFAULT_LABELED_LIMIT,
+      }),
+    );
+    return rows.map((r) => ({
+      id: String(r.id),
+      ts: toNumber(r.ts_ms as bigint),
+      model: String(r.model),
+      model_version: toNumber(r.model_version as number),
+      route: String(r.route),
+      inputs: r.inputs as number[],
+      scores: r.scores as number[],
+      label: String(r.label),
+      value: toNullableNumber(r.value as number | null),
+      actual_label: String(r.actual_label),
+      actual_value: toNullableNumber(r.actual_value as number | null),
+      feedback_ts: toNumber(r.feedback_ts as bigint),
+    }));
+  }
+
+  async labelPairCounts(query: WindowQuery): Promise<LabelPairCount[]> {
+    const rows = await this.select(
+      'label pair counts',
+      this.bind(SQL.labelPairCounts, { where: this.where(query) }),
+    );
+    return rows.map((r) => ({
+      label: String(r.label),
+      actual_label: String(r.actual_label),
+      count: toNumber(r.count as bigint),
+    }));
+  }
+
+  async featureBinCounts(query: WindowQuery): Promise<FeatureBinCount[]> {
+    const rows = await this.select(
+      'feature bin counts',
+      this.bind(SQL.featureBinCounts, { where: this.where(query) }),
+    );
+    return rows.map((r) => ({
+      feature: toNumber(r.feature as bigint),
+      bin: toNumber(r.bin as number),
+      count: toNumber(r.count as bigint),
+    }));
+  }
+
+  async predictionTimeSeries(query: TimeSeriesQuery): Promise<PredictionTimeBucket[]> {
+    if (!Number.isInteger(query.bucketSeconds) || query.bucketSeconds < 1) {
+      throw new RangeError(`bucketSeconds must be a positive integer, got ${query.bucketSeconds}`);
+    }
+    const rows = await this.select(
+      'prediction time series',
+      this.bind(SQL.predictionTimeSeries, {
+        where: this.where(query),
+        bucketSeconds: query.bucketSeconds,
+      }),
+    );
+    return rows.map((r) => ({
+      bucket: toNumber(r.bucket as bigint),
+      predictions: toNumber(r.predictions as bigint),
+      errors: toNumber(r.errors as bigint),
+    }));
+  }
+
+  async insertMonitoringResults(rows: readonly MonitoringResult[]): Promise<void> {
+    if (rows.length === 0) return;
+    validateMonitoringResults(rows);
+    // Stored with second precision, like ClickHouse's DateTime columns.
+    const seconds = (ms: number) => Math.floor(ms / 1000) * 1_000_000;
+    await this.exclusive('insert monitoring results', 'write', async () => {
+      for (const batch of chunks(rows, VALUES_BATCH)) {
+        const values = batch.map((r) =>
+          this.bind(SQL.monitoringResultRow, {
+            model: r.model,
+            model_version: r.model_version,
+            window_start_us: seconds(r.window_start),
+            window_end_us: seconds(r.window_end),
+            metric: r.metric,
+            feature: r.feature,
+            value: duckDouble(r.value),
+            threshold: r.threshold === null ? null : duckDouble(r.threshold),
+            status: r.status,
+            ts_ms: r.ts,
+          }),
+        );
+        await this.connection.run(
+          this.bind(SQL.insertMonitoringResults, { rows: joinSql(values, ', ') }).text,
+        );
+      }
+    });
+  }
+
+  async listMonitoringResults(query: MonitoringResultQuery): Promise<MonitoringResult[]> {
+    const conditions: BoundSql[] = [this.where({ model: query.model, version: query.version })];
+    if (query.metric !== undefined) {
+      conditions.push(this.bind(SQL.whereMetric, { metric: query.metric }));
+    }
+    if (query.from !== undefined) {
+      conditions.push(
+        this.bind(SQL.whereWindowFrom, {
+          fromMicros: Math.max(0, Math.floor(query.from / 1000)) * 1_000_000,
+        }),
+      );
+    }
+    const rows = await this.select(
+      'list monitoring results',
+      this.bind(SQL.listMonitoringResults, {
+        where: joinSql(conditions, ' AND '),
+        limit: query.limit ?? DEFAULT_MONITORING_LIMIT,
+      }),
+    );
+    return rows.map((r) => ({
+      model: String(r.model),
+      model_version: toNumber(r.model_version as number),
+      window_start: toNumber(r.window_start as bigint),
+      window_end: toNumber(r.window_end as bigint),
+      metric: String(r.metric),
+      feature: String(r.feature),
+      value: toNumber(r.value as number),
+      threshold: toNullableNumber(r.threshold as number | null),
+      status: String(r.status) as MonitoringStatus,
+      ts: toNumber(r.ts_ms as bigint),
+    }));
+  }
+
+  async insertEvents(rows: readonly StoreEvent[]): Promise<void> {
+    if (rows.length === 0) return;
+    validateEvents(rows);
+    await this.exclusive('insert events', 'write', async () => {
+      for (const batch of chunks(rows, VALUES_BATCH)) {
+        const values = batch.map((r) =>
+          this.bind(SQL.eventRow, {
+            ts_ms: r.ts,
+            type: r.type,
+            model: r.model,
+            model_version: r.model_version,
+            severity: r.severity,
+            details: JSON.stringify(r.details),
+          }),
+        );
+        await this.connection.run(
+          this.bind(SQL.insertEvents, { rows: joinSql(values, ', ') }).text,
+        );
+      }
+    });
+  }
+
+  async listEvents(query: EventQuery = {}): Promise<StoreEvent[]> {
+    const rows = await this.select(
+      'list events',
+      this.bind(SQL.listEvents, {
+        where: this.where({ type: query.type, model: query.model, from: query.from }),
+        limit: query.limit ?? DEFAULT_EVENT_LIMIT,
+      }),
+    );
+    return rows.map((r) => ({
+      ts: toNumber(r.ts_ms as bigint),
+      type: String(r.type),
+      model: String(r.model),
+      model_version: toNumber(r.model_version as number),
+      severity: String(r.severity) as StoreEvent['severity'],
+      details: parseEventDetails(String(r.details)),
+    }));
+  }
+
+  async dropPartitionsOlderThan(days: number): Promise<RetentionReport> {
+    const cutoff = retentionCutoffMs(days);
+    return this.exclusive('retention', 'write', async () => {
+      const report: RetentionReport = { dropped: [], rows: 0 };
+      for (const table of DUCKDB_RETENTION_TABLES) {
+        const result = await this.connection.run(
+          this.bind(SQL.deleteOlderThan, { table: identifier(table), cutoff }).text,
+        );
+        const deleted = result.rowsChanged;
+        if (deleted > 0) {
+          report.dropped.push(table);
+          report.rows += deleted;
+        }
+      }
+      return report;
+    });
+  }
+
+  async compact(): Promise<void> {
+    // Rows are unique on insert already; a checkpoint writes the WAL into the file.
+    await this.exclusive('checkpoint', 'write', async () => {
+      await this.connection.run(SQL.checkpoint);
+    });
+  }
+
+  async rowCounts(): Promise<Record<StoreTable, number>> {
+    const tables: StoreTable[] = ['predictions', 'feedback', 'monitoring_results', 'events'];
+    const counts = {} as Record<StoreTable, number>;
+    for (const table of tables) {
+      const rows = await this.select(
+        `count ${table}`,
+        this.bind(SQL.countRows, { table: identifier(table) }),
+      );
+      counts[table] = toNumber((rows[0]?.count as bigint | undefined) ?? 0);
+    }
+    return counts;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    // Wait for queued operations, then refuse new ones.
+    await this.tail;
+    this.closed = true;
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+function appendNullableDouble(appender: DuckDBAppender, value: number | null): void {
+  if (value === null) appender.appendNull();
+  else appender.appendDouble(value);
+}

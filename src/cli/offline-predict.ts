@@ -88,9 +88,14 @@ export async function predictFile(
   return { model: manifest.name, version, rows, seconds: (Date.now() - started) / 1000 };
 }
 
-/** CSV rows arrive named by the header: by feature name when the model has names, else in header order. */
+/**
+ * CSV rows (named by the header) and JSONL objects: by feature name when the model has names, else
+ * in header order. With names, a row whose keys do not match is passed on as an object so the
+ * decoder reports the unknown or missing features instead of reading the values by position.
+ */
 function toInstance(named: Record<string, unknown>, manifest: ModelManifest): unknown {
-  if (manifest.feature_names && manifest.feature_names.every((f) => f in named)) {
+  if (manifest.feature_names) {
+    if (!manifest.feature_names.every((f) => f in named)) return named;
     const obj: Record<string, unknown> = {};
     for (const f of manifest.feature_names) obj[f] = named[f];
     return obj;

@@ -47,9 +47,10 @@ export class LoadedModel {
     private readonly hooks: LoadedModelHooks = {},
   ) {
     this.key = `${manifest.name}@${manifest.version}`;
-    const batchable =
-      policy.maxBatchSize > 1 &&
-      [...session.inputs, ...session.outputs].every((t) => t.shape.length > 0 && t.shape[0] === -1);
+    // max_batch_size 1 still queues (no merging) so max_queue_rows bounds the wait.
+    const batchable = [...session.inputs, ...session.outputs].every(
+      (t) => t.shape.length > 0 && t.shape[0] === -1,
+    );
     this.batcher = batchable
       ? new DynamicBatcher<BatchItem, BatchOutcome>(
           policy,
@@ -96,7 +97,10 @@ export class LoadedModel {
 
   /** Runs one row of zeros (and a full batch when batching) so the first request is not slow. */
   async warmUp(maxBatchSize: number): Promise<void> {
-    const sizes = this.batcher ? [1, maxBatchSize] : [this.session.inputs[0]?.shape[0] ?? 1];
+    // Without a batcher the first dimension is either fixed (use it) or dynamic with batching
+    // configured off (max_batch_size 1: one row; -1 would allocate a negative-length array).
+    const first = this.session.inputs[0]?.shape[0] ?? 1;
+    const sizes = this.batcher ? [1, maxBatchSize] : [first > 0 ? first : 1];
     for (const rows of sizes) {
       const feeds = this.session.inputs.map((spec) => {
         const shape = spec.shape.map((d, i) => (i === 0 && d === -1 ? rows : d === -1 ? 1 : d));

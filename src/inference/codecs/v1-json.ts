@@ -7,6 +7,10 @@ import { ModelManifest } from '../../registry/manifest';
  * It needs a model with one 2-D numeric input [batch, features]; anything else uses KServe V2.
  */
 
+function fieldName(r: number, key: number | string): string {
+  return typeof key === 'number' ? `instances[${r}][${key}]` : `instances[${r}].${key}`;
+}
+
 export function decodeV1Instances(
   body: unknown,
   manifest: ModelManifest,
@@ -38,6 +42,11 @@ export function decodeV1Instances(
   const featureNames = manifest.feature_names;
   const width = spec.shape[1] !== -1 ? spec.shape[1] : (featureNames?.length ?? -1);
   const rows = instances.length;
+  if (spec.shape[0] !== -1 && rows !== spec.shape[0]) {
+    throw new InvalidInputError(
+      `model '${manifest.name}' takes exactly ${spec.shape[0]} row${spec.shape[0] === 1 ? '' : 's'} per request, got ${rows}`,
+    );
+  }
   const firstWidth = Array.isArray(instances[0]) ? instances[0].length : -1;
   const cols = width !== -1 ? width : firstWidth;
   if (cols <= 0)
@@ -45,19 +54,32 @@ export function decodeV1Instances(
   const data = allocate(spec.datatype, rows * cols);
   const isInt = spec.datatype === 'INT32' || spec.datatype === 'INT64';
   const featureIndex = featureNames ? new Map(featureNames.map((n, i) => [n, i])) : undefined;
+  // NaN and ±Inf fail both comparisons, so the fast path below lets put() refuse them.
+  const floats = isInt ? undefined : (data as Float32Array | Float64Array);
+  const floatMax = spec.datatype === 'FP32' ? 3.4028234663852886e38 : Number.MAX_VALUE;
 
-  const put = (value: unknown, offset: number, field: string) => {
+  // The field name is built only when a value is refused: a template string per element cost more
+  // than JSON.parse of the whole body (bench/serving: ~20 µs → ~4 µs per 784-feature row).
+  const put = (value: unknown, offset: number, r: number, key: number | string) => {
     if (typeof value !== 'number') {
       throw new InvalidInputError(
-        `${field} must be a number, got ${value === null ? 'null' : typeof value === 'string' ? `the string ${JSON.stringify(value.slice(0, 20))}` : typeof value}`,
+        `${fieldName(r, key)} must be a number, got ${value === null ? 'null' : typeof value === 'string' ? `the string ${JSON.stringify(value.slice(0, 20))}` : typeof value}`,
       );
     }
+    // NaN and ±Inf cannot come from JSON but do come from CSV and JSONL files (CLI predict).
+    if (!Number.isFinite(value))
+      throw new InvalidInputError(`${fieldName(r, key)} is ${value}; values must be finite`);
     if (isInt) {
       if (!Number.isSafeInteger(value))
-        throw new InvalidInputError(`${field} must be an integer, got ${value}`);
+        throw new InvalidInputError(`${fieldName(r, key)} must be an integer, got ${value}`);
       if (spec.datatype === 'INT64') (data as BigInt64Array)[offset] = BigInt(value);
+      else if (value < -2147483648 || value > 2147483647)
+        throw new InvalidInputError(`${fieldName(r, key)} = ${value} is outside the INT32 range`);
       else (data as Int32Array)[offset] = value;
     } else {
+      // A finite double can still overflow FP32 to Infinity.
+      if (spec.datatype === 'FP32' && Math.abs(value) > 3.4028234663852886e38)
+        throw new InvalidInputError(`${fieldName(r, key)} = ${value} is outside the FP32 range`);
       (data as Float32Array)[offset] = value;
     }
   };
@@ -71,7 +93,16 @@ export function decodeV1Instances(
           `instances[${r}] has ${row.length} values; the model expects ${cols} features`,
         );
       }
-      for (let c = 0; c < cols; c++) put(row[c], base + c, `instances[${r}][${c}]`);
+      if (floats) {
+        // Fast path for the common case; anything unusual goes through put() for its error.
+        for (let c = 0; c < cols; c++) {
+          const v: unknown = row[c];
+          if (typeof v === 'number' && v <= floatMax && v >= -floatMax) floats[base + c] = v;
+          else put(v, base + c, r, c);
+        }
+      } else {
+        for (let c = 0; c < cols; c++) put(row[c], base + c, r, c);
+      }
     } else if (typeof row === 'object' && row !== null) {
       if (!featureIndex) {
         throw new InvalidInputError(
@@ -92,11 +123,7 @@ export function decodeV1Instances(
         );
       }
       for (const k of keys)
-        put(
-          (row as Record<string, unknown>)[k],
-          base + featureIndex.get(k)!,
-          `instances[${r}].${k}`,
-        );
+        put((row as Record<string, unknown>)[k], base + featureIndex.get(k)!, r, k);
     } else {
       throw new InvalidInputError(
         `instances[${r}] must be an array of numbers or an object of named features`,

@@ -330,6 +330,39 @@ export const OPENAPI_DOCUMENT = {
         },
       },
     },
+    '/v1/feedback': {
+      post: {
+        summary: 'Ground truth for earlier predictions (up to 10 000 rows; all or nothing)',
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'array',
+                maxItems: 10000,
+                items: {
+                  type: 'object',
+                  required: ['prediction_id'],
+                  properties: {
+                    prediction_id: { type: 'string', format: 'uuid' },
+                    label: { oneOf: [{ type: 'string' }, { type: 'integer' }] },
+                    value: { type: 'number' },
+                    ts: { oneOf: [{ type: 'integer' }, { type: 'string', format: 'date-time' }] },
+                    source: { type: 'string' },
+                  },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          200: json({ type: 'object', properties: { accepted: { type: 'integer' } } }),
+          400: errorResponse,
+          413: errorResponse,
+          503: errorResponse,
+        },
+      },
+    },
     '/metrics': {
       get: {
         summary: 'Prometheus metrics',

@@ -37,7 +37,9 @@ export interface LoadedModelHooks {
  */
 export class LoadedModel {
   readonly key: string;
-  readonly batcher: DynamicBatcher<BatchItem, BatchOutcome> | undefined;
+  readonly batcher: DynamicBatcher<BatchItem, BatchOutcome>;
+  /** Whether rows of different requests may share a session.run (dynamic first dimension). */
+  readonly batchable: boolean;
   private activeRequests = 0;
 
   constructor(
@@ -47,17 +49,16 @@ export class LoadedModel {
     private readonly hooks: LoadedModelHooks = {},
   ) {
     this.key = `${manifest.name}@${manifest.version}`;
-    // max_batch_size 1 still queues (no merging) so max_queue_rows bounds the wait.
-    const batchable = [...session.inputs, ...session.outputs].every(
+    this.batchable = [...session.inputs, ...session.outputs].every(
       (t) => t.shape.length > 0 && t.shape[0] === -1,
     );
-    this.batcher = batchable
-      ? new DynamicBatcher<BatchItem, BatchOutcome>(
-          policy,
-          (members, rows) => this.runBatch(members, rows),
-          hooks.onBatch,
-        )
-      : undefined;
+    // Every model queues, so max_queue_rows bounds the wait; a fixed first dimension (or
+    // max_batch_size 1) only means requests are never merged.
+    this.batcher = new DynamicBatcher<BatchItem, BatchOutcome>(
+      this.batchable ? policy : { ...policy, maxBatchSize: 1 },
+      (members, rows) => this.runBatch(members, rows),
+      hooks.onBatch,
+    );
   }
 
   get name(): string {
@@ -77,19 +78,7 @@ export class LoadedModel {
     this.activeRequests++;
     const submittedAt = nowMs();
     try {
-      if (this.batcher) return { submittedAt, ...(await this.batcher.submit({ inputs }, rows)) };
-      const outputs = await this.session.run(inputs);
-      const runEndedAt = nowMs();
-      this.hooks.onRun?.((runEndedAt - submittedAt) / 1000);
-      this.hooks.onBatch?.({ rows, requests: 1, queueWaitMicros: [0] });
-      return {
-        outputs,
-        batchSize: rows,
-        queueWaitMicros: 0,
-        submittedAt,
-        runStartedAt: submittedAt,
-        runEndedAt,
-      };
+      return { submittedAt, ...(await this.batcher.submit({ inputs }, rows)) };
     } finally {
       this.activeRequests--;
     }
@@ -97,10 +86,14 @@ export class LoadedModel {
 
   /** Runs one row of zeros (and a full batch when batching) so the first request is not slow. */
   async warmUp(maxBatchSize: number): Promise<void> {
-    // Without a batcher the first dimension is either fixed (use it) or dynamic with batching
-    // configured off (max_batch_size 1: one row; -1 would allocate a negative-length array).
+    // A fixed first dimension is used as it is; a dynamic one is warmed at 1 row and at a full
+    // batch so ONNX Runtime has sized its buffers before the first real batch.
     const first = this.session.inputs[0]?.shape[0] ?? 1;
-    const sizes = this.batcher ? [1, maxBatchSize] : [first > 0 ? first : 1];
+    const sizes = !this.batchable
+      ? [first > 0 ? first : 1]
+      : maxBatchSize > 1
+        ? [1, maxBatchSize]
+        : [1];
     for (const rows of sizes) {
       const feeds = this.session.inputs.map((spec) => {
         const shape = spec.shape.map((d, i) => (i === 0 && d === -1 ? rows : d === -1 ? 1 : d));
@@ -116,7 +109,7 @@ export class LoadedModel {
   }
 
   async release(): Promise<void> {
-    this.batcher?.close();
+    this.batcher.close();
     await this.session.release();
   }
 

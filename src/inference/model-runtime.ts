@@ -31,6 +31,8 @@ export class ModelRuntime implements OnApplicationShutdown {
   /** `name@version` → loaded (or loading) version, shared by aliases and pinned requests. */
   private readonly loaded = new Map<string, Promise<LoadedModel>>();
   private readonly reconciling = new Map<string, Promise<void>>();
+  /** Versions loaded and warm (aliased or pinned). */
+  private readonly readyKeys = new Set<string>();
   private startupDone = false;
   private startupFailures: string[] = [];
 
@@ -40,11 +42,7 @@ export class ModelRuntime implements OnApplicationShutdown {
     private readonly onnx: OnnxRuntime,
     private readonly metrics: ArgusMetrics,
   ) {
-    this.registry.on('changed', (name: string) => {
-      this.reconcile(name).catch((err: unknown) =>
-        this.log.error(`could not apply registry change for '${name}': ${(err as Error).message}`),
-      );
-    });
+    this.registry.onChange((name) => this.reconcile(name));
   }
 
   /** Loads every aliased version; readiness turns true when all champions are warm. */
@@ -67,8 +65,7 @@ export class ModelRuntime implements OnApplicationShutdown {
   isModelReady(name: string, version?: number): boolean {
     const aliases = this.routes.get(name);
     if (version === undefined) return aliases?.get('champion') !== undefined;
-    for (const m of aliases?.values() ?? []) if (m.version === version) return true;
-    return false;
+    return this.readyKeys.has(`${name}@${version}`);
   }
 
   /** Resolves a request to a loaded version: a pinned version, or the champion. */
@@ -123,6 +120,7 @@ export class ModelRuntime implements OnApplicationShutdown {
     if (existing) return existing;
     const loading = this.loadNow(manifest);
     this.loaded.set(key, loading);
+    loading.then(() => this.readyKeys.add(key)).catch(() => undefined);
     loading.catch(() => this.loaded.delete(key));
     return loading;
   }
@@ -146,7 +144,7 @@ export class ModelRuntime implements OnApplicationShutdown {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       this.metrics.modelLoadDuration.observe({ model: manifest.name }, seconds);
       this.log.log(
-        `loaded ${model.key} in ${(seconds * 1000).toFixed(0)} ms (batching ${model.batcher ? `up to ${policy.maxBatchSize} rows` : 'off'})`,
+        `loaded ${model.key} in ${(seconds * 1000).toFixed(0)} ms (batching ${model.batchable && policy.maxBatchSize > 1 ? `up to ${policy.maxBatchSize} rows` : 'off'})`,
       );
       return model;
     } catch (err) {
@@ -208,9 +206,12 @@ export class ModelRuntime implements OnApplicationShutdown {
     setTimeout(() => {
       void (async () => {
         if ([...this.routes.values()].some((t) => [...t.values()].includes(model))) return;
-        await model.batcher?.drained();
-        while (model.inFlight > 0) await new Promise((r) => setTimeout(r, 10));
+        // Forget it first: a promotion back to this version while it drains loads a fresh session
+        // instead of reusing one about to be released.
         this.loaded.delete(model.key);
+        this.readyKeys.delete(model.key);
+        await model.batcher.drained();
+        while (model.inFlight > 0) await new Promise((r) => setTimeout(r, 10));
         await model.release();
         this.log.log(`released ${model.key}`);
       })().catch((err: unknown) =>
@@ -232,7 +233,7 @@ export class ModelRuntime implements OnApplicationShutdown {
     for (const p of this.loaded.values()) {
       const m = await p.catch(() => undefined);
       if (m) {
-        await m.batcher?.drained();
+        await m.batcher.drained();
         await m.release();
       }
     }

@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
-import { EventEmitter } from 'node:events';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { ArgusError, ConflictError, InvalidInputError, ModelNotFoundError } from '../common/errors';
@@ -50,20 +49,21 @@ type AliasFile = Partial<Record<ModelAlias, number>>;
  * temporary file or directory first and is renamed into place, so a reader never sees half a model.
  *
  * The CLI and a running server share the directory. The server polls for changes made by other
- * processes (`watch`) and emits `changed` with the model name, which inference uses to hot-swap.
+ * processes (`watch`). Change handlers (inference's hot swap) are awaited, so an admin call returns
+ * once a running server has loaded and switched to what it wrote.
  */
 @Injectable()
-export class ModelRegistry extends EventEmitter implements OnModuleDestroy {
+export class ModelRegistry implements OnModuleDestroy {
   private readonly log = new Logger('registry');
   private readonly root: string;
   private watchTimer: NodeJS.Timeout | undefined;
   private lastSeen = new Map<string, string>();
+  private readonly changeHandlers: Array<(name: string) => Promise<void>> = [];
 
   constructor(
     @Inject(ARGUS_CONFIG) config: Pick<ArgusConfig, 'home'>,
     private readonly runtime: OnnxRuntime,
   ) {
-    super();
     this.root = join(config.home, 'models');
   }
 
@@ -106,7 +106,9 @@ export class ModelRegistry extends EventEmitter implements OnModuleDestroy {
     // Another process may register the same model at the same moment: the rename of a full
     // directory onto an existing version fails, and we take the next number.
     for (let attempt = 0; attempt < 20; attempt++) {
-      const version = (await this.versionNumbers(name)).reduce((a, b) => Math.max(a, b), 0) + 1;
+      // Numbers are never reused, even after a delete: logs and feedback name versions by number.
+      const version =
+        Math.max(await this.lastVersion(name), ...(await this.versionNumbers(name)), 0) + 1;
       const manifest: ModelManifest = {
         name,
         version,
@@ -138,6 +140,7 @@ export class ModelRegistry extends EventEmitter implements OnModuleDestroy {
         }
         await writeDurably(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2));
         await fs.rename(tmp, join(dir, String(version)));
+        await this.recordLastVersion(name, version);
       } catch (err) {
         await fs.rm(tmp, { recursive: true, force: true });
         const code = (err as NodeJS.ErrnoException).code;
@@ -145,7 +148,7 @@ export class ModelRegistry extends EventEmitter implements OnModuleDestroy {
         throw err;
       }
       if (options.alias) await this.setAlias(name, options.alias, version);
-      this.emit('changed', name);
+      await this.notifyChanged(name);
       return manifest;
     }
     throw new ConflictError(
@@ -243,7 +246,7 @@ export class ModelRegistry extends EventEmitter implements OnModuleDestroy {
     const aliases = await this.readAliases(name);
     aliases[alias] = version;
     await writeDurably(join(this.modelDir(name), 'aliases.json'), JSON.stringify(aliases, null, 2));
-    this.emit('changed', name);
+    await this.notifyChanged(name);
     return aliases;
   }
 
@@ -270,7 +273,25 @@ export class ModelRegistry extends EventEmitter implements OnModuleDestroy {
     const trash = join(this.modelDir(name), `.deleted-${version}-${randomUUID()}`);
     await fs.rename(join(this.modelDir(name), String(version)), trash);
     await fs.rm(trash, { recursive: true, force: true });
-    this.emit('changed', name);
+    await this.notifyChanged(name);
+  }
+
+  private async lastVersion(name: string): Promise<number> {
+    try {
+      const n = Number(
+        (await fs.readFile(join(this.modelDir(name), 'last-version'), 'utf8')).trim(),
+      );
+      return Number.isSafeInteger(n) && n > 0 ? n : 0;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw err;
+    }
+  }
+
+  private async recordLastVersion(name: string, version: number): Promise<void> {
+    const current = await this.lastVersion(name);
+    if (version > current)
+      await writeDurably(join(this.modelDir(name), 'last-version'), String(version));
   }
 
   private async versionNumbers(name: string): Promise<number[]> {
@@ -282,6 +303,22 @@ export class ModelRegistry extends EventEmitter implements OnModuleDestroy {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
+    }
+  }
+
+  /** Registers a handler run (and awaited) after every change to a model, local or polled. */
+  onChange(handler: (name: string) => Promise<void>): void {
+    this.changeHandlers.push(handler);
+  }
+
+  private async notifyChanged(name: string): Promise<void> {
+    for (const handler of this.changeHandlers) {
+      try {
+        await handler(name);
+      } catch (err) {
+        // The registry write succeeded; a runtime that cannot load the version reports that itself.
+        this.log.error(`change handler for '${name}' failed: ${(err as Error).message}`);
+      }
     }
   }
 
@@ -299,7 +336,7 @@ export class ModelRegistry extends EventEmitter implements OnModuleDestroy {
           this.lastSeen.set(summary.name, fingerprint);
           // The first poll only records what start-up already loaded; a model that appears
           // later (registered by the CLI) is new and must be loaded too.
-          if (!initial) this.emit('changed', summary.name);
+          if (!initial) await this.notifyChanged(summary.name);
         }
       }
       initial = false;

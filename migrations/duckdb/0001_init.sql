@@ -19,7 +19,9 @@ CREATE TABLE IF NOT EXISTS predictions
     trace_id VARCHAR NOT NULL,
     span_id VARCHAR NOT NULL,
     protocol VARCHAR NOT NULL,
-    inputs FLOAT[] NOT NULL,
+    -- Little-endian float32 bytes: appending a 784-value list element by element costs ~4 ms a row
+    -- through the DuckDB appender, a BLOB one call. Monitoring reads feature_bins, not inputs.
+    inputs BLOB NOT NULL,
     feature_bins UTINYINT[] NOT NULL,
     scores FLOAT[] NOT NULL,
     label VARCHAR NOT NULL,

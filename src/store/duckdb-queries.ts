@@ -26,7 +26,7 @@ export const DUCKDB_SQL = {
 (
     id VARCHAR, request_id VARCHAR, ts_ms BIGINT, model VARCHAR, model_version UINTEGER,
     route VARCHAR, client_id VARCHAR, trace_id VARCHAR, span_id VARCHAR, protocol VARCHAR,
-    inputs FLOAT[], feature_bins UTINYINT[], scores FLOAT[], label VARCHAR, value DOUBLE,
+    inputs BLOB, feature_bins UTINYINT[], scores FLOAT[], label VARCHAR, value DOUBLE,
     latency_us UBIGINT, batch_size UINTEGER, status USMALLINT, error VARCHAR
 )`,
 

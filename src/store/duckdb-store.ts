@@ -224,7 +224,7 @@ export class DuckDbStore implements AnalyticsStore {
           appender.appendVarchar(r.trace_id);
           appender.appendVarchar(r.span_id);
           appender.appendVarchar(r.protocol);
-          appender.appendList(listValue(r.inputs), FLOAT_LIST);
+          appender.appendBlob(float32Bytes(r.inputs));
           appender.appendList(listValue(r.feature_bins ?? []), UTINYINT_LIST);
           appender.appendList(listValue(r.scores), FLOAT_LIST);
           appender.appendVarchar(r.label);
@@ -352,7 +352,7 @@ export class DuckDbStore implements AnalyticsStore {
       model: String(r.model),
       model_version: toNumber(r.model_version as number),
       route: String(r.route),
-      inputs: r.inputs as number[],
+      inputs: float32Values(r.inputs),
       scores: r.scores as number[],
       label: String(r.label),
       value: toNullableNumber(r.value as number | null),
@@ -556,4 +556,19 @@ export class DuckDbStore implements AnalyticsStore {
 function appendNullableDouble(appender: DuckDBAppender, value: number | null): void {
   if (value === null) appender.appendNull();
   else appender.appendDouble(value);
+}
+
+/** Inputs travel as little-endian float32 bytes (see migrations/duckdb/0001_init.sql). */
+function float32Bytes(values: readonly number[]): Uint8Array {
+  const floats = Float32Array.from(values);
+  return new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength);
+}
+
+function float32Values(blob: unknown): number[] {
+  const bytes = blob instanceof Uint8Array ? blob : (blob as { bytes?: Uint8Array } | null)?.bytes;
+  if (!bytes || bytes.byteLength === 0) return [];
+  // Copy into an aligned buffer: the blob's bytes may start at any offset.
+  const aligned = new Uint8Array(bytes.byteLength);
+  aligned.set(bytes);
+  return Array.from(new Float32Array(aligned.buffer, 0, Math.floor(bytes.byteLength / 4)));
 }

@@ -164,6 +164,12 @@ export class InferenceService {
         err instanceof ArgusError ? err.kind : ((err as Error)?.name ?? 'Error'),
       );
       span.setAttribute('http.response.status_code', status);
+      if (status < 500 || status === 503) {
+        this.metrics.rejectedRequests.inc({
+          protocol: call.protocol,
+          reason: err instanceof ArgusError ? err.kind : 'other',
+        });
+      }
       // Unknown model names are caller-controlled: never let them become label values.
       const model = manifest?.name ?? '';
       this.metrics.requests.inc({

@@ -43,6 +43,7 @@ export class ModelRuntime implements OnApplicationShutdown {
     private readonly metrics: ArgusMetrics,
   ) {
     this.registry.onChange((name) => this.reconcile(name));
+    this.metrics.setQueueProbe(() => this.queueDepths());
   }
 
   /** Loads every aliased version; readiness turns true when all champions are warm. */
@@ -90,6 +91,17 @@ export class ModelRuntime implements OnApplicationShutdown {
     // No champion yet: serve the newest version, as a KServe server picks "by its own policy".
     const latest = summary.versions[summary.versions.length - 1];
     return { model: await this.load(latest), route: 'champion' };
+  }
+
+  /** Rows waiting per loaded version (aliased and pinned). */
+  queueDepths(): Array<{ model: string; version: string; rows: number }> {
+    const out = new Map<string, { model: string; version: string; rows: number }>();
+    for (const table of this.routes.values()) {
+      for (const m of table.values()) {
+        out.set(m.key, { model: m.name, version: String(m.version), rows: m.batcher.pendingRows });
+      }
+    }
+    return [...out.values()];
   }
 
   /** Versions currently loaded, with the aliases that point at them. */

@@ -62,11 +62,20 @@ export class ArgusMetrics {
     registers: [this.registry],
   });
 
-  readonly queueRows = new Gauge({
+  private queueProbe: (() => Array<{ model: string; version: string; rows: number }>) | undefined;
+
+  readonly queueRows: Gauge<'model' | 'version'> = new Gauge({
     name: 'argus_queue_rows',
     help: 'Rows waiting in the batching queue.',
     labelNames: ['model', 'version'] as const,
     registers: [this.registry],
+    // Read at scrape time: the queue changes per request, the gauge only matters when scraped.
+    collect: () => {
+      if (!this.queueProbe) return;
+      this.queueRows.reset();
+      for (const q of this.queueProbe())
+        this.queueRows.set({ model: q.model, version: q.version }, q.rows);
+    },
   });
 
   readonly predictedRows = new Counter({
@@ -104,6 +113,11 @@ export class ArgusMetrics {
     labelNames: ['protocol', 'reason'] as const,
     registers: [this.registry],
   });
+
+  /** The runtime tells the metrics how to read its queues. */
+  setQueueProbe(probe: () => Array<{ model: string; version: string; rows: number }>): void {
+    this.queueProbe = probe;
+  }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

@@ -1,0 +1,3 @@
+export * from './stats';
+export * from './reference-profile';
+export * from './offline-drift';

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { CsvRecordParser } from '../cli/row-source';
+import { CsvRecordParser } from '../common/csv';
 import { InvalidInputError } from '../common/errors';
 import { profileCategoricalFeature, profileNumericalFeature } from './reference-profile';
 import {

@@ -1,11 +1,13 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { ArgusConfig, ConfigModule } from '../config';
 import { InferenceModule } from '../inference/inference.module';
+import { MonitoringModule } from '../monitoring/monitoring.module';
 import { FeedbackModule } from '../predictions/feedback/feedback.module';
 import { PredictionsModule } from '../predictions/predictions.module';
 import { RegistryModule } from '../registry/registry.module';
 import { StoreModule } from '../store/store.module';
 import { TelemetryModule } from '../telemetry/telemetry.module';
+import { TrainingModule } from '../training/training.module';
 import { DocsController } from './docs.controller';
 
 @Module({})
@@ -22,6 +24,8 @@ export class AppModule {
         RegistryModule,
         FeedbackModule,
         InferenceModule,
+        TrainingModule,
+        MonitoringModule,
       ],
       controllers: [DocsController],
     };

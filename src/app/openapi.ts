@@ -17,6 +17,7 @@ const version = {
   required: true,
   schema: { type: 'integer', minimum: 1 },
 };
+const jobId = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 const admin = [{ adminToken: [] }];
 
 export const OPENAPI_DOCUMENT = {
@@ -115,6 +116,60 @@ export const OPENAPI_DOCUMENT = {
       Manifest: {
         type: 'object',
         description: 'Model version manifest (signature, task, features, classes, lineage).',
+      },
+      TrainingSpec: {
+        type: 'object',
+        description:
+          "A training job spec (docs/training.md). Empty body or {}: the model's stored spec.",
+        properties: {
+          kind: {
+            type: 'string',
+            enum: [
+              'mlp',
+              'softmax',
+              'mlp-regressor',
+              'mlp-classifier',
+              'softmax-regression',
+              'external',
+            ],
+          },
+          data: { type: 'object' },
+          hidden: { type: 'array', items: { type: 'integer' } },
+          epochs: { type: 'integer' },
+          seed: { type: 'integer' },
+          options: { type: 'object' },
+          classes: { type: 'array', items: { type: 'string' } },
+          split: { type: 'object' },
+          gate: { type: 'object' },
+          reference_sample_size: { type: 'integer' },
+          command: { type: 'string' },
+          timeout_s: { type: 'number' },
+          cwd: { type: 'string' },
+          task: { type: 'string', enum: ['classification', 'regression'] },
+        },
+      },
+      TrainingJob: {
+        type: 'object',
+        properties: {
+          id: { type: 'string', format: 'uuid' },
+          model: { type: 'string' },
+          kind: { type: 'string' },
+          status: {
+            type: 'string',
+            enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled'],
+          },
+          progress: { type: 'object', nullable: true },
+          metrics: { type: 'object', nullable: true },
+          logs: { type: 'array', items: { type: 'string' } },
+          error: { type: 'string', nullable: true },
+          candidate_version: { type: 'integer', nullable: true },
+          parent_version: { type: 'integer', nullable: true },
+          gate: { type: 'object', nullable: true },
+          dataset: { type: 'object', nullable: true },
+          created_at: { type: 'string', format: 'date-time' },
+          started_at: { type: 'string', format: 'date-time', nullable: true },
+          finished_at: { type: 'string', format: 'date-time', nullable: true },
+        },
       },
     },
   },
@@ -330,6 +385,77 @@ export const OPENAPI_DOCUMENT = {
         },
       },
     },
+    '/v1/models/{model}/train': {
+      post: {
+        summary:
+          'Start a training job (admin): spec in the body, or none for the stored spec; the candidate is registered, not promoted',
+        security: admin,
+        parameters: [model],
+        requestBody: {
+          required: false,
+          content: {
+            'application/json': { schema: { $ref: '#/components/schemas/TrainingSpec' } },
+          },
+        },
+        responses: {
+          202: json({ $ref: '#/components/schemas/TrainingJob' }, 'Queued'),
+          400: errorResponse,
+          401: errorResponse,
+          403: errorResponse,
+          409: errorResponse,
+        },
+      },
+    },
+    '/v1/jobs': {
+      get: {
+        summary: 'Training jobs, newest first (without their logs)',
+        parameters: [
+          { name: 'model', in: 'query', schema: { type: 'string' } },
+          {
+            name: 'status',
+            in: 'query',
+            schema: {
+              type: 'string',
+              enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled'],
+            },
+          },
+          { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 1000 } },
+        ],
+        responses: {
+          200: json({
+            type: 'object',
+            properties: {
+              jobs: { type: 'array', items: { $ref: '#/components/schemas/TrainingJob' } },
+            },
+          }),
+          400: errorResponse,
+        },
+      },
+    },
+    '/v1/jobs/{id}': {
+      get: {
+        summary: 'A training job: status, progress, metrics, gate, logs',
+        parameters: [jobId],
+        responses: {
+          200: json({ $ref: '#/components/schemas/TrainingJob' }),
+          404: errorResponse,
+        },
+      },
+    },
+    '/v1/jobs/{id}/cancel': {
+      post: {
+        summary: 'Cancel a queued or running job (admin); nothing is registered',
+        security: admin,
+        parameters: [jobId],
+        responses: {
+          200: json({ $ref: '#/components/schemas/TrainingJob' }),
+          401: errorResponse,
+          403: errorResponse,
+          404: errorResponse,
+          409: errorResponse,
+        },
+      },
+    },
     '/v1/feedback': {
       post: {
         summary: 'Ground truth for earlier predictions (up to 10 000 rows; all or nothing)',
@@ -360,6 +486,126 @@ export const OPENAPI_DOCUMENT = {
           400: errorResponse,
           413: errorResponse,
           503: errorResponse,
+        },
+      },
+    },
+    '/v1/models/{model}/monitoring': {
+      get: {
+        summary: 'Latest scheduled monitoring results per version, window, metric and feature',
+        parameters: [
+          model,
+          { name: 'version', in: 'query', schema: { type: 'integer', minimum: 1 } },
+        ],
+        responses: { 200: json({ type: 'object' }), 400: errorResponse, 404: errorResponse },
+      },
+    },
+    '/v1/models/{model}/quality': {
+      get: {
+        summary: 'Quality against feedback (and the CBPE estimate) over a window, computed now',
+        parameters: [
+          model,
+          {
+            name: 'version',
+            in: 'query',
+            schema: { type: 'integer', minimum: 1 },
+            description: 'default: the champion',
+          },
+          {
+            name: 'from',
+            in: 'query',
+            schema: { type: 'string' },
+            description: 'ISO 8601 or ms since the epoch (default: to − 1 h)',
+          },
+          {
+            name: 'to',
+            in: 'query',
+            schema: { type: 'string' },
+            description: 'ISO 8601 or ms since the epoch, exclusive (default: now)',
+          },
+          {
+            name: 'window',
+            in: 'query',
+            schema: { type: 'string' },
+            description: 'instead of from: 5m, 1h, 1d or rows:<n> ending at to',
+          },
+        ],
+        responses: { 200: json({ type: 'object' }), 400: errorResponse, 404: errorResponse },
+      },
+    },
+    '/v1/models/{model}/drift': {
+      get: {
+        summary:
+          'Drift of a window against the reference profile (or a baseline window), computed now',
+        parameters: [
+          model,
+          {
+            name: 'version',
+            in: 'query',
+            schema: { type: 'integer', minimum: 1 },
+            description: 'default: the champion',
+          },
+          {
+            name: 'from',
+            in: 'query',
+            schema: { type: 'string' },
+            description: 'ISO 8601 or ms since the epoch (default: to − 1 h)',
+          },
+          {
+            name: 'to',
+            in: 'query',
+            schema: { type: 'string' },
+            description: 'ISO 8601 or ms since the epoch, exclusive (default: now)',
+          },
+          {
+            name: 'window',
+            in: 'query',
+            schema: { type: 'string' },
+            description: 'instead of from: 5m, 1h, 1d or rows:<n> ending at to',
+          },
+          { name: 'baseline_from', in: 'query', schema: { type: 'string' } },
+          { name: 'baseline_to', in: 'query', schema: { type: 'string' } },
+        ],
+        responses: { 200: json({ type: 'object' }), 400: errorResponse, 404: errorResponse },
+      },
+    },
+    '/v1/models/{model}/versions/{version}/reference': {
+      get: {
+        summary: 'The reference profile of a version (available: false while it has none)',
+        parameters: [model, version],
+        responses: { 200: json({ type: 'object' }), 404: errorResponse },
+      },
+      put: {
+        summary: 'Set the reference of a version from rows (admin; once per version)',
+        security: admin,
+        parameters: [model, version],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['rows'],
+                properties: {
+                  rows: {
+                    type: 'array',
+                    items: { type: 'array', items: { type: 'number', nullable: true } },
+                  },
+                  labels: {
+                    type: 'array',
+                    items: { oneOf: [{ type: 'string' }, { type: 'number' }] },
+                  },
+                },
+              },
+            },
+          },
+        },
+        responses: {
+          200: json({ type: 'object' }),
+          400: errorResponse,
+          401: errorResponse,
+          403: errorResponse,
+          404: errorResponse,
+          409: errorResponse,
         },
       },
     },

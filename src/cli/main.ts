@@ -6,7 +6,14 @@ import { ArgusConfig, ConfigError, loadConfig } from '../config';
 import { OnnxRuntime } from '../onnx/onnx-runtime';
 import { ModelAlias, parseVersion } from '../registry/manifest';
 import { ModelRegistry } from '../registry/model-registry';
-import { predictFile } from './offline-predict';
+import { registerLoggingCommands, withPredictionLog } from './logging-commands';
+import {
+  readReferenceCsv,
+  registerMonitoringCommands,
+  storeReferenceProfile,
+} from './monitoring-commands';
+import { OfflinePredictionLog, predictFile } from './offline-predict';
+import { registerTrainingCommands } from './train-commands';
 
 /**
  * `argus`: the second front door. Every command calls the same services as the HTTP API; exit
@@ -91,25 +98,54 @@ models
       'canary',
     ]),
   )
-  .action(async (opts: { name: string; file: string; metadata?: string; alias?: ModelAlias }) => {
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(opts.file);
-    } catch (err) {
-      throw new ArgusError(
-        'invalid',
-        `cannot read model file '${opts.file}': ${errorMessage(err)}`,
+  .option(
+    '--reference <data.csv>',
+    'reference rows (header = feature names; a label/target column is the ground truth): stored as the version profile monitoring compares against',
+  )
+  .action(
+    async (opts: {
+      name: string;
+      file: string;
+      metadata?: string;
+      alias?: ModelAlias;
+      reference?: string;
+    }) => {
+      const reference = opts.reference ? await readReferenceCsv(opts.reference) : undefined;
+      let bytes: Buffer;
+      try {
+        bytes = readFileSync(opts.file);
+      } catch (err) {
+        throw new ArgusError(
+          'invalid',
+          `cannot read model file '${opts.file}': ${errorMessage(err)}`,
+        );
+      }
+      const metadata = opts.metadata ? readJsonFile(opts.metadata, 'metadata file') : undefined;
+      const manifest = await registry(config({ ARGUS_HOME: home() })).register(
+        opts.name,
+        bytes,
+        metadata,
+        { alias: opts.alias },
       );
-    }
-    const metadata = opts.metadata ? readJsonFile(opts.metadata, 'metadata file') : undefined;
-    const manifest = await registry(config({ ARGUS_HOME: home() })).register(
-      opts.name,
-      bytes,
-      metadata,
-      { alias: opts.alias },
-    );
-    print({ name: manifest.name, version: manifest.version });
-  });
+      const profile =
+        reference &&
+        (await storeReferenceProfile(
+          registry(config({ ARGUS_HOME: home() })),
+          manifest.name,
+          manifest.version,
+          reference,
+        ));
+      print({
+        name: manifest.name,
+        version: manifest.version,
+        ...(profile
+          ? {
+              reference: { rows: profile.profile.rows, cbpe_calibration: profile.cbpe_calibration },
+            }
+          : {}),
+      });
+    },
+  );
 
 models
   .command('list')
@@ -175,6 +211,11 @@ program
   )
   .requiredOption('--output <out.jsonl>', 'where to write one JSON prediction per line')
   .option('--chunk-rows <n>', 'rows per ONNX Runtime call', '1024')
+  .option(
+    '--log',
+    'also write every prediction to the prediction log (the analytical store; route and protocol ' +
+      '`cli`); the prediction_ids in the output file are the stored ids',
+  )
   .action(
     async (opts: {
       model: string;
@@ -182,23 +223,35 @@ program
       input: string;
       output: string;
       chunkRows: string;
+      log?: boolean;
     }) => {
       const cfg = config({ ARGUS_HOME: home() });
       const chunkRows = Number(opts.chunkRows);
       if (!Number.isInteger(chunkRows) || chunkRows < 1)
         throw new ArgusError('invalid', '--chunk-rows must be a positive integer');
-      const summary = await predictFile(registry(cfg), new OnnxRuntime(), {
-        model: opts.model,
-        version: opts.version !== undefined ? parseVersion(opts.version) : undefined,
-        input: opts.input,
-        output: opts.output,
-        chunkRows,
-      });
+      const run = (log?: OfflinePredictionLog) =>
+        predictFile(registry(cfg), new OnnxRuntime(), {
+          model: opts.model,
+          version: opts.version !== undefined ? parseVersion(opts.version) : undefined,
+          input: opts.input,
+          output: opts.output,
+          chunkRows,
+          log,
+        });
+      const summary = opts.log ? await withPredictionLog(cfg, run) : await run();
       process.stderr.write(
-        `${summary.rows} rows predicted by ${summary.model}@${summary.version} in ${summary.seconds.toFixed(2)} s\n`,
+        `${summary.rows} rows predicted by ${summary.model}@${summary.version} in ${summary.seconds.toFixed(2)} s` +
+          (opts.log ? `; ${summary.logged} logged (request_id ${summary.requestId ?? ''})` : '') +
+          '\n',
       );
     },
   );
+
+registerLoggingCommands(program, home);
+
+registerTrainingCommands(program);
+
+registerMonitoringCommands(program);
 
 export async function main(argv: string[]): Promise<void> {
   try {

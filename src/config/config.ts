@@ -36,6 +36,17 @@ export interface ArgusConfig {
     queueRows: number;
     durability: 'async' | 'sync';
   };
+  /** The monitoring scheduler (docs/monitoring.md). */
+  monitoring: {
+    /** Seconds between evaluations of every live version; 0 turns the schedule off. */
+    intervalSeconds: number;
+    /** Windows evaluated each run (`5m`, `1h`, `1d`, `rows:1000`); the first one feeds the gauges and events. */
+    windows: string[];
+    /** A version without a reference gets a profile from its first this many logged predictions. */
+    profileFromLogRows: number;
+    /** accuracy / f1_macro (measured or estimated) below this is an alert. */
+    qualityThreshold: number;
+  };
 }
 
 export type InputLogging = { mode: 'full' } | { mode: 'none' } | { mode: 'sample'; rate: number };
@@ -244,7 +255,54 @@ export function loadConfig(env: Source = process.env): ArgusConfig {
         'async',
       ),
     },
+    monitoring: parseMonitoringSection(r),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+const MONITORING_WINDOW = /^(\d+[smhd]|rows:\d+)$/;
+
+function parseMonitoringSection(r: FieldReader): ArgusConfig['monitoring'] {
+  const rawWindows = r.get('ARGUS_MONITORING_WINDOWS', 'monitoring.windows') ?? '1h,1d';
+  const windows = rawWindows
+    .replace(/[[\]"]/g, '')
+    .split(',')
+    .map((w) => w.trim())
+    .filter((w) => w !== '');
+  if (windows.length === 0 || windows.some((w) => !MONITORING_WINDOW.test(w))) {
+    r.problems.push(
+      `ARGUS_MONITORING_WINDOWS (monitoring.windows) must be a comma-separated list of windows such as 5m, 1h, 1d or rows:1000, got '${rawWindows}'`,
+    );
+  }
+  const rawThreshold = r.get('ARGUS_MONITORING_QUALITY_THRESHOLD', 'monitoring.quality_threshold');
+  let qualityThreshold = 0.8;
+  if (rawThreshold !== undefined && rawThreshold !== '') {
+    const n = Number(rawThreshold);
+    if (!(n >= 0 && n <= 1)) {
+      r.problems.push(
+        `ARGUS_MONITORING_QUALITY_THRESHOLD (monitoring.quality_threshold) must be a number in [0, 1], got '${rawThreshold}'`,
+      );
+    } else qualityThreshold = n;
+  }
+  return {
+    intervalSeconds: intField(
+      r,
+      'ARGUS_MONITORING_INTERVAL_S',
+      'monitoring.interval_s',
+      60,
+      0,
+      86_400,
+    ),
+    windows: windows.length > 0 ? windows : ['1h', '1d'],
+    profileFromLogRows: intField(
+      r,
+      'ARGUS_MONITORING_PROFILE_ROWS',
+      'monitoring.profile_rows',
+      1000,
+      30,
+      1_000_000,
+    ),
+    qualityThreshold,
+  };
 }

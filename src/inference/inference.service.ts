@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { ARGUS_CONFIG, ArgusConfig } from '../config';
 import { httpStatusOf } from '../http/error-status';
 import { Tensor } from '../onnx/tensor';
-import { PredictionRecord, PredictionRoute } from '../predictions/prediction-record';
+import { LoggedFloats, PredictionRecord, PredictionRoute } from '../predictions/prediction-record';
 import { ModelManifest } from '../registry/manifest';
 import { ArgusMetrics } from '../telemetry/metrics';
 import { ArgusError, errorMessage } from '../common/errors';
@@ -228,9 +228,18 @@ export class InferenceService {
       } else if (manifest.task === 'regression') {
         value = scores[0] ?? null;
       }
-      const inputs: number[] = [];
+      let inputs: LoggedFloats = [];
       if (numericInput && this.sink!.shouldLogInputs(width)) {
-        for (let k = 0; k < width; k++) inputs.push(Number(firstInput.data[r * width + k]));
+        // Float32 values off the V8 heap, so queued records cost the GC little: a view of the
+        // request's own tensor (decoded per request and never written to after decoding), or a
+        // converted copy for other input types.
+        const data = firstInput.data;
+        if (data instanceof Float32Array) inputs = data.subarray(r * width, (r + 1) * width);
+        else {
+          const row = new Float32Array(width);
+          for (let k = 0; k < width; k++) row[k] = Number(data[r * width + k]);
+          inputs = row;
+        }
       }
       records.push({
         id: ids[r],

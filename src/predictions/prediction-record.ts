@@ -3,8 +3,14 @@
  * `predictions` and `feedback` tables (DESIGN.md §3), so codecs can write them without a mapping.
  */
 
-/** How a request reached a model version. `pinned` = the URL named the version explicitly. */
-export type PredictionRoute = 'champion' | 'challenger' | 'shadow' | 'canary' | 'pinned';
+/**
+ * How a request reached a model version. `pinned` = the URL named the version explicitly; `cli` =
+ * offline scoring with `argus predict --log` (not live traffic).
+ */
+export type PredictionRoute = 'champion' | 'challenger' | 'shadow' | 'canary' | 'pinned' | 'cli';
+
+/** Float values of a record: plain numbers, or a Float32Array (what the column stores anyway). */
+export type LoggedFloats = number[] | Float32Array;
 
 export interface PredictionRecord {
   /** UUID returned to the client in `prediction_ids`; feedback refers to it. */
@@ -18,8 +24,13 @@ export interface PredictionRecord {
   client_id: string;
   trace_id: string;
   span_id: string;
-  /** The row's input values (Float32), or empty when input logging is off or not sampled. */
-  inputs: number[];
+  /**
+   * The row's input values (Float32), or empty when input logging is off or not sampled. The
+   * server passes a Float32Array: a copy of the row out of the request tensor, kept off the V8
+   * heap, so the records waiting in the queue cost the garbage collector almost nothing (a
+   * 784-value number[] per row made logging-on GC several times that of logging-off).
+   */
+  inputs: LoggedFloats;
   /** Class probabilities (classifier) or raw outputs; empty for failed requests. */
   scores: number[];
   /** Predicted class name (classifier); empty otherwise. */

@@ -74,6 +74,14 @@ export interface PredictionWriterOptions {
   /** ARGUS_HOME: spools live in `${home}/spool/predictions` and `${home}/spool/feedback`. */
   home: string;
   flushRows?: number;
+  /**
+   * A backlog — rows that queued up while the previous insert was in flight, or a spool being
+   * replayed — goes to the store in inserts of up to this many rows (at least `flushRows`).
+   * ClickHouse pays per insert (a new part, a merge later), so fewer, larger inserts keep up with
+   * a far higher row rate. Default `flushRows` (every insert at most one flush); `fromConfig`, the
+   * production path, uses 10 × `flushRows` (50 000 rows at the default).
+   */
+  maxBatchRows?: number;
   flushIntervalMs?: number;
   /** Bound of each table's in-memory queue, in rows. */
   queueRows?: number;
@@ -100,6 +108,14 @@ export interface PredictionWriterOptions {
   /** Errors for which retrying cannot help; such batches are set aside. Default: isPermanentStoreError. */
   isPermanentStoreError?: (err: unknown) => boolean;
 }
+
+/**
+ * A backlog batch stops growing past `flushRows` rows once its rows weigh this much: with
+ * `weigh` = float values + PREDICTION_FIXED_WEIGHT per prediction, about 32 MB of insert body.
+ */
+export const MAX_BATCH_WEIGHT = 8_000_000;
+/** The columns of a prediction other than its float arrays, in 4-byte units (ids, names, counters). */
+const PREDICTION_FIXED_WEIGHT = 60;
 
 /** Neither the spool nor the store took records that had to be made durable. */
 export class PredictionLogUnavailableError extends ArgusError {
@@ -154,6 +170,7 @@ export class ThrottledLog {
 
 interface TableWriterSettings {
   flushRows: number;
+  maxBatchRows: number;
   flushIntervalMs: number;
   queueRows: number;
   durability: LogDurability;
@@ -167,6 +184,11 @@ interface TableWriterSettings {
 interface TableWriterParts<T extends SpooledRecord> {
   table: PredictionLogTable;
   insert: (rows: T[]) => Promise<void>;
+  /**
+   * Relative size of a row (about 4 bytes per unit) for rows beyond `flushRows` in one insert: a
+   * backlog of wide rows stops growing a batch at MAX_BATCH_WEIGHT. Absent: every row weighs 1.
+   */
+  weigh?: (row: T) => number;
   spool: Spool<T>;
   /** Where batches the store refuses as invalid are set aside for a human. */
   rejected: Spool<T>;
@@ -420,12 +442,26 @@ export class TableWriter<T extends SpooledRecord> {
   }
 
   private takeBatch(): T[] {
-    if (this.queue.length <= this.settings.flushRows) {
+    const { flushRows, maxBatchRows } = this.settings;
+    const queued = this.queue.length;
+    let count = Math.min(queued, flushRows);
+    if (queued > flushRows && maxBatchRows > flushRows) {
+      // A backlog: one larger insert, bounded in rows and (for wide rows) in bytes.
+      const limit = Math.min(queued, maxBatchRows);
+      const weigh = this.parts.weigh;
+      if (weigh === undefined) count = limit;
+      else {
+        let weight = 0;
+        for (let i = 0; i < count; i++) weight += weigh(this.queue[i]);
+        while (count < limit && weight < MAX_BATCH_WEIGHT) weight += weigh(this.queue[count++]);
+      }
+    }
+    if (count >= queued) {
       const batch = this.queue;
       this.queue = [];
       return batch;
     }
-    return this.queue.splice(0, this.settings.flushRows);
+    return this.queue.splice(0, count);
   }
 
   /** Store if it is healthy and nothing is waiting ahead; else (or on failure) the spool. */
@@ -656,7 +692,7 @@ export class TableWriter<T extends SpooledRecord> {
         this.unreadRows = 0;
         let batch: SpoolBatch<T> | undefined;
         try {
-          batch = await this.spool.read(this.settings.flushRows);
+          batch = await this.spool.read(this.settings.maxBatchRows);
         } catch (err) {
           this.spoolError('read', err);
           await this.sleep(nextBackoff());
@@ -759,11 +795,23 @@ export class PredictionWriter implements PredictionSink {
   readonly durability: LogDurability;
   private readonly metricsRecorder: PredictionLogMetrics;
   private readonly inputSampler: InputSampler;
+  /**
+   * Monitoring hook (issue 6): fills each prediction's `feature_bins` just before the insert, at
+   * flush time and in batches, so binning stays off the request path. The identity until the
+   * monitoring module installs its enricher (src/monitoring/feature-bin-enricher.ts), which never
+   * throws: a row it cannot bin is written without bins.
+   */
+  private enrichPredictions: (rows: PredictionRecord[]) => PredictionRecord[] = (rows) => rows;
+
+  setPredictionEnricher(enrich: (rows: PredictionRecord[]) => PredictionRecord[]): void {
+    this.enrichPredictions = enrich;
+  }
 
   constructor(options: PredictionWriterOptions) {
     const logger = options.logger ?? new Logger('PredictionLog');
     const settings: TableWriterSettings = {
       flushRows: options.flushRows ?? 5000,
+      maxBatchRows: Math.max(options.maxBatchRows ?? 0, options.flushRows ?? 5000),
       flushIntervalMs: options.flushIntervalMs ?? 1000,
       queueRows: options.queueRows ?? 200_000,
       durability: options.durability ?? 'async',
@@ -783,6 +831,7 @@ export class PredictionWriter implements PredictionSink {
     const build = <T extends SpooledRecord>(
       table: PredictionLogTable,
       insert: (rows: T[]) => Promise<void>,
+      weigh?: (row: T) => number,
     ): TableWriter<T> => {
       const spoolOptions = {
         segmentBytes: options.segmentBytes,
@@ -794,6 +843,7 @@ export class PredictionWriter implements PredictionSink {
       const writer: TableWriter<T> = new TableWriter<T>({
         table,
         insert,
+        weigh,
         spool: new Spool<T>({ ...spoolOptions, directory: join(options.home, 'spool', table) }),
         rejected: new Spool<T>({
           ...spoolOptions,
@@ -808,8 +858,10 @@ export class PredictionWriter implements PredictionSink {
       return writer;
     };
     const store = options.store;
-    this.predictions = build<PredictionRecord>('predictions', (rows) =>
-      store.insertPredictions(rows),
+    this.predictions = build<PredictionRecord>(
+      'predictions',
+      async (rows) => store.insertPredictions(this.enrichPredictions(rows)),
+      (row) => PREDICTION_FIXED_WEIGHT + row.inputs.length + row.scores.length,
     );
     this.feedback = build<FeedbackRecord>('feedback', (rows) => store.insertFeedback(rows));
     if (options.registry) this.registerMetrics(options.registry);
@@ -825,6 +877,7 @@ export class PredictionWriter implements PredictionSink {
       store,
       home: config.home,
       flushRows: log.flushRows,
+      maxBatchRows: 10 * log.flushRows,
       flushIntervalMs: log.flushIntervalMs,
       queueRows: log.queueRows,
       durability: log.durability,

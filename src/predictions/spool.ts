@@ -21,7 +21,10 @@ import { crc32 } from './crc32';
  * The payload is UTF-8 JSON of one batch: `{"v":1,"ts":<oldest record ts, ms>,"rows":[...]}`.
  * One frame per batch rather than per record: a flush of 5000 rows costs one frame, one CRC pass
  * and one write. Non-finite numbers do not survive JSON (they come back as null); the codecs
- * refuse NaN/Inf inputs before they reach the log.
+ * refuse NaN/Inf inputs before they reach the log. A Float32Array field of a row (the logged
+ * inputs) is written as `{"f32":"<base64 of its little-endian bytes>"}` in a frame marked `"v":2`:
+ * exact, 5.3 characters a value instead of up to 20 for its decimal form, and it comes back as a
+ * Float32Array. Frames without such fields stay `"v":1`.
  *
  * Reading: a header or payload that runs past the end of the segment is a torn tail (a crash
  * mid-write): it and the rest of the segment are skipped and counted. A corrupt length field
@@ -100,11 +103,77 @@ export function segmentFileName(seq: number): string {
   return `${String(seq).padStart(16, '0')}.spool`;
 }
 
+/** Typed arrays use the platform's byte order; the spool stores little-endian bytes. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** A Float32Array field in a frame. */
+interface EncodedFloat32 {
+  f32: string;
+}
+
+function encodeFloat32(values: Float32Array): EncodedFloat32 | number[] {
+  // Big-endian hosts (none Node supports in practice) write plain numbers instead.
+  if (!LITTLE_ENDIAN) return Array.from(values);
+  return {
+    f32: Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString('base64'),
+  };
+}
+
+function isEncodedFloat32(value: unknown): value is EncodedFloat32 {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { f32?: unknown }).f32 === 'string' &&
+    Object.keys(value).length === 1
+  );
+}
+
+function decodeFloat32(value: EncodedFloat32): Float32Array {
+  const bytes = Buffer.from(value.f32, 'base64');
+  // Copied into a fresh, aligned buffer: the decoded bytes may start at any offset.
+  const out = new Float32Array(Math.floor(bytes.length / 4));
+  new Uint8Array(out.buffer).set(bytes.subarray(0, out.length * 4));
+  return out;
+}
+
+/** The row as JSON sees it: its Float32Array fields (logged inputs) encoded, the rest as is. */
+function frameRow(row: SpooledRecord): unknown {
+  let copy: Record<string, unknown> | undefined;
+  for (const [key, value] of Object.entries(row)) {
+    if (value instanceof Float32Array) {
+      copy ??= { ...row };
+      copy[key] = encodeFloat32(value);
+    }
+  }
+  return copy ?? row;
+}
+
+/** The inverse of `frameRow`, in place (the row was just parsed). */
+function reviveRow(row: unknown): void {
+  if (typeof row !== 'object' || row === null) return;
+  const fields = row as Record<string, unknown>;
+  for (const key of Object.keys(fields)) {
+    const value = fields[key];
+    if (isEncodedFloat32(value)) fields[key] = decodeFloat32(value);
+  }
+}
+
 /** Encodes one batch as one frame. */
 export function encodeSpoolFrame(rows: readonly SpooledRecord[]): Buffer {
   let oldest = Number.POSITIVE_INFINITY;
   for (const row of rows) if (row.ts < oldest) oldest = row.ts;
-  const json = JSON.stringify({ v: 1, ts: Number.isFinite(oldest) ? oldest : 0, rows });
+  let encoded = false;
+  const framed = rows.map((row) => {
+    const out = frameRow(row);
+    if (out !== row) encoded = true;
+    return out;
+  });
+  // Version 2 only when it matters: frames of plain rows stay readable by older versions.
+  const json = JSON.stringify({
+    v: encoded ? 2 : 1,
+    ts: Number.isFinite(oldest) ? oldest : 0,
+    rows: framed,
+  });
   const length = Buffer.byteLength(json, 'utf8');
   const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + length);
   frame.write(json, FRAME_HEADER_BYTES, 'utf8');
@@ -127,7 +196,13 @@ function decodeFramePayload<T>(payload: Buffer): DecodedFrame<T> | undefined {
   }
   if (parsed === null || typeof parsed !== 'object') return undefined;
   const frame = parsed as { v?: unknown; ts?: unknown; rows?: unknown };
-  if (frame.v !== 1 || typeof frame.ts !== 'number' || !Array.isArray(frame.rows)) return undefined;
+  if (
+    (frame.v !== 1 && frame.v !== 2) ||
+    typeof frame.ts !== 'number' ||
+    !Array.isArray(frame.rows)
+  )
+    return undefined;
+  if (frame.v === 2) for (const row of frame.rows) reviveRow(row);
   // The rows are what this spool wrote, under a matching CRC: their shape is trusted.
   return { ts: frame.ts, rows: frame.rows as T[] };
 }

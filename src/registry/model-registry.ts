@@ -353,6 +353,24 @@ export class ModelRegistry implements OnModuleDestroy {
   onModuleDestroy(): void {
     if (this.watchTimer) clearInterval(this.watchTimer);
   }
+
+  /**
+   * Adds a file next to an existing version after registration (the monitoring module's
+   * `reference-profile.json`, built when the version first loads). The model and its manifest stay
+   * immutable: reserved names are refused, and the write is atomic (temporary file + rename).
+   */
+  async writeArtifact(
+    name: string,
+    version: number,
+    file: string,
+    content: Uint8Array | string,
+  ): Promise<void> {
+    if (!ARTIFACT_NAME.test(file) || RESERVED_FILES.has(file)) {
+      throw new InvalidInputError(`invalid artifact file name '${file}'`);
+    }
+    await this.getManifest(name, version); // 404 for a version that does not exist
+    await writeDurably(join(this.modelDir(name), String(version), file), content);
+  }
 }
 
 async function writeDurably(path: string, data: Uint8Array | string): Promise<void> {

@@ -96,6 +96,115 @@ export interface AnalyticsStore {
 
   /** Releases connections. Safe to call twice. */
   close(): Promise<void>;
+
+  // --- Monitoring aggregates (docs/monitoring.md). Each is one query over one window; every
+  // read counts a prediction id once, like the reads above. Rows with status >= 400 are left out.
+
+  /**
+   * Per (predicted label, position in `feature_bins`, bin): distinct predictions, and Σ of
+   * `scores[position − scoreOffset]` for positions after `scoreOffset` (1-based positions; the CBPE
+   * segments of the monitoring layout). Only rows whose `feature_bins` has exactly `width` entries
+   * count (rows logged before the version had a profile have none).
+   */
+  monitoringBinAggregates(query: MonitoringBinQuery): Promise<MonitoringBinAggregate[]>;
+
+  /**
+   * Labeled predictions of the window (joined with their latest feedback label), per (predicted
+   * label, actual label, top-score bin): rows, Σ top score, Σ log-loss term of the true class and
+   * the rows that term covers (the actual label is one of `classNames`).
+   */
+  monitoringLabelAggregates(query: MonitoringLabelQuery): Promise<MonitoringLabelAggregate[]>;
+
+  /**
+   * Labeled predictions per (actual label, class index 0-based, score bin
+   * `least(toUInt32(score · 100), 99)`): rows and Σ score. ROC AUC one-vs-rest reads it.
+   */
+  monitoringScoreHistogram(query: WindowQuery): Promise<MonitoringScoreBin[]>;
+
+  /** Regression sums of the labeled predictions with a finite predicted and true value. */
+  monitoringRegressionSums(query: WindowQuery): Promise<MonitoringRegressionSums>;
+
+  /**
+   * Start (ms, inclusive) of the window holding the latest `rows` distinct predictions before `to`,
+   * and how many there are; `start` is null when there is none.
+   */
+  latestRowsWindow(query: LatestRowsQuery): Promise<{ start: number | null; rows: number }>;
+
+  /** The oldest successful predictions of a version that logged their inputs, oldest first. */
+  firstLoggedPredictions(query: FirstLoggedQuery): Promise<LoggedPredictionSample[]>;
+}
+
+export interface MonitoringBinQuery extends WindowQuery {
+  version: number;
+  width: number;
+  /** Positions after this (1-based) also sum `scores[position − scoreOffset]`; `width` for none. */
+  scoreOffset: number;
+}
+
+export interface MonitoringBinAggregate {
+  label: string;
+  /** 1-based position in `feature_bins`. */
+  position: number;
+  bin: number;
+  count: number;
+  sum_score: number;
+}
+
+export interface MonitoringLabelQuery extends WindowQuery {
+  /** The names the model logs as `label`, in class-index order. */
+  classNames: readonly string[];
+  /** Equal-width bins of the top score (calibration error). */
+  topScoreBins: number;
+}
+
+export interface MonitoringLabelAggregate {
+  label: string;
+  actual_label: string;
+  top_bin: number;
+  count: number;
+  sum_top_score: number;
+  sum_log_loss: number;
+  log_loss_rows: number;
+}
+
+export interface MonitoringScoreBin {
+  actual_label: string;
+  /** 0-based class index (column of `scores`). */
+  class_index: number;
+  bin: number;
+  count: number;
+  sum_score: number;
+}
+
+export interface MonitoringRegressionSums {
+  count: number;
+  sum_absolute_error: number;
+  sum_squared_error: number;
+  sum_absolute_percentage_error: number;
+  sum_target: number;
+  sum_squared_target: number;
+  sum_squared_target_deviation: number;
+}
+
+export interface LatestRowsQuery {
+  model: string;
+  version: number;
+  rows: number;
+  /** Exclusive, ms since the epoch. */
+  to: number;
+}
+
+export interface FirstLoggedQuery {
+  model: string;
+  version: number;
+  limit: number;
+}
+
+export interface LoggedPredictionSample {
+  inputs: number[];
+  scores: number[];
+  label: string;
+  value: number | null;
 }
 
 export type StoreKind = 'clickhouse' | 'duckdb';

@@ -144,3 +144,86 @@ LIMIT {limit}`,
 
 /** Tables retention deletes from; `events` is an audit trail and is kept. */
 export const DUCKDB_RETENTION_TABLES = ['predictions', 'feedback', 'monitoring_results'] as const;
+
+/** Monitoring aggregates: the shapes of CLICKHOUSE_MONITORING_SQL in DuckDB SQL. */
+export const DUCKDB_MONITORING_SQL = {
+  binAggregates: `SELECT label, position, bin, count(*) AS count,
+       coalesce(sum(CASE WHEN position > {scoreOffset} THEN scores[position - {scoreOffset}] ELSE 0 END), 0)::DOUBLE AS sum_score
+FROM
+(
+    SELECT label, scores,
+           unnest(range(1, len(feature_bins) + 1)) AS position,
+           unnest(feature_bins) AS bin
+    FROM predictions
+    WHERE {where} AND status < 400 AND len(feature_bins) = {width}
+)
+GROUP BY label, position, bin`,
+
+  labelAggregates: `SELECT label, actual_label, top_bin, count(*) AS count,
+       sum(top_score)::DOUBLE AS sum_top_score, sum(log_loss)::DOUBLE AS sum_log_loss,
+       sum(has_class::INTEGER) AS log_loss_rows
+FROM
+(
+    SELECT label, actual_label, top_score,
+           least(CAST(floor(greatest(top_score, 0) * {topScoreBins}) AS INTEGER), {topScoreBinsMax}) AS top_bin,
+           has_class,
+           CASE WHEN has_class
+                THEN -ln(greatest(least(scores[actual_index]::DOUBLE, 1 - 1e-15), 1e-15))
+                ELSE 0 END AS log_loss
+    FROM
+    (
+        SELECT p.label AS label, f.label AS actual_label, p.scores AS scores,
+               list_max(p.scores)::DOUBLE AS top_score,
+               coalesce(list_position({classNames}, f.label), 0) AS actual_index,
+               coalesce(list_position({classNames}, f.label), 0) BETWEEN 1 AND len(p.scores) AS has_class
+        FROM (SELECT id, label, scores FROM predictions
+              WHERE {where} AND status < 400 AND len(scores) > 0) AS p
+        JOIN feedback AS f ON f.prediction_id = p.id
+    )
+)
+GROUP BY label, actual_label, top_bin`,
+
+  scoreHistogram: `SELECT actual_label, class_index, least(CAST(floor(greatest(score, 0) * 100) AS INTEGER), 99) AS bin,
+       count(*) AS count, sum(score)::DOUBLE AS sum_score
+FROM
+(
+    SELECT f.label AS actual_label,
+           unnest(range(0, len(p.scores))) AS class_index,
+           unnest(p.scores)::DOUBLE AS score
+    FROM (SELECT id, scores FROM predictions
+          WHERE {where} AND status < 400 AND len(scores) > 0) AS p
+    JOIN feedback AS f ON f.prediction_id = p.id
+)
+GROUP BY actual_label, class_index, bin`,
+
+  regressionSums: `SELECT count(*) AS count,
+       coalesce(sum(abs(y - p)), 0) AS sum_absolute_error,
+       coalesce(sum((y - p) * (y - p)), 0) AS sum_squared_error,
+       coalesce(sum(abs(y - p) / greatest(abs(y), 2.220446049250313e-16)), 0) AS sum_absolute_percentage_error,
+       coalesce(sum(y), 0) AS sum_target,
+       coalesce(sum(y * y), 0) AS sum_squared_target,
+       coalesce(var_pop(y) * count(*), 0) AS sum_squared_target_deviation
+FROM
+(
+    SELECT p.value AS p, f.value AS y
+    FROM (SELECT id, value FROM predictions
+          WHERE {where} AND status < 400 AND value IS NOT NULL) AS p
+    JOIN feedback AS f ON f.prediction_id = p.id
+    WHERE f.value IS NOT NULL AND isfinite(p.value) AND isfinite(f.value)
+)`,
+
+  latestRowsWindow: `SELECT min(ts_ms) AS start, count(*) AS rows
+FROM
+(
+    SELECT ts_ms FROM predictions
+    WHERE {where} AND status < 400
+    ORDER BY ts_ms DESC
+    LIMIT {rows}
+)`,
+
+  firstLoggedPredictions: `SELECT inputs, scores, label, value
+FROM predictions
+WHERE {where} AND status < 400 AND octet_length(inputs) > 0
+ORDER BY ts_ms, id
+LIMIT {limit}`,
+} as const;

@@ -13,6 +13,15 @@ import { FeedbackRecord } from '../predictions/prediction-record';
 import {
   AnalyticsStore,
   EventQuery,
+  FirstLoggedQuery,
+  LatestRowsQuery,
+  LoggedPredictionSample,
+  MonitoringBinAggregate,
+  MonitoringBinQuery,
+  MonitoringLabelAggregate,
+  MonitoringLabelQuery,
+  MonitoringRegressionSums,
+  MonitoringScoreBin,
   FeatureBinCount,
   LabeledPrediction,
   LabeledPredictionQuery,
@@ -37,7 +46,11 @@ import {
   TimeSeriesQuery,
   WindowQuery,
 } from './analytics-store';
-import { DUCKDB_RETENTION_TABLES, DUCKDB_SQL as SQL } from './duckdb-queries';
+import {
+  DUCKDB_MONITORING_SQL as MONITORING_SQL,
+  DUCKDB_RETENTION_TABLES,
+  DUCKDB_SQL as SQL,
+} from './duckdb-queries';
 import { MigrationFile, migrationsDirFor, runMigrations, runStatements } from './migrations';
 import { BoundSql, bindSql, identifier, joinSql, sqlList, SqlParams } from './sql-escape';
 import {
@@ -551,6 +564,114 @@ export class DuckDbStore implements AnalyticsStore {
     this.connection.closeSync();
     this.instance.closeSync();
   }
+
+  // --- Monitoring aggregates (issue 6; SQL in DUCKDB_MONITORING_SQL) ---------------------------
+
+  async monitoringBinAggregates(query: MonitoringBinQuery): Promise<MonitoringBinAggregate[]> {
+    const rows = await this.select(
+      'monitoring bin aggregates',
+      this.bind(MONITORING_SQL.binAggregates, {
+        where: this.where(query),
+        width: query.width,
+        scoreOffset: query.scoreOffset,
+      }),
+    );
+    return rows.map((r) => ({
+      label: String(r.label),
+      position: toNumber(r.position as bigint),
+      bin: toNumber(r.bin as number),
+      count: toNumber(r.count as bigint),
+      sum_score: finiteOrZero(r.sum_score),
+    }));
+  }
+
+  async monitoringLabelAggregates(
+    query: MonitoringLabelQuery,
+  ): Promise<MonitoringLabelAggregate[]> {
+    if (query.classNames.length === 0) return [];
+    const rows = await this.select(
+      'monitoring label aggregates',
+      this.bind(MONITORING_SQL.labelAggregates, {
+        where: this.where(query),
+        classNames: [...query.classNames],
+        topScoreBins: query.topScoreBins,
+        topScoreBinsMax: query.topScoreBins - 1,
+      }),
+    );
+    return rows.map((r) => ({
+      label: String(r.label),
+      actual_label: String(r.actual_label),
+      top_bin: toNumber(r.top_bin as number),
+      count: toNumber(r.count as bigint),
+      sum_top_score: finiteOrZero(r.sum_top_score),
+      sum_log_loss: finiteOrZero(r.sum_log_loss),
+      log_loss_rows: toNumber((r.log_loss_rows as bigint | null) ?? 0),
+    }));
+  }
+
+  async monitoringScoreHistogram(query: WindowQuery): Promise<MonitoringScoreBin[]> {
+    const rows = await this.select(
+      'monitoring score histogram',
+      this.bind(MONITORING_SQL.scoreHistogram, { where: this.where(query) }),
+    );
+    return rows.map((r) => ({
+      actual_label: String(r.actual_label),
+      class_index: toNumber(r.class_index as bigint),
+      bin: toNumber(r.bin as number),
+      count: toNumber(r.count as bigint),
+      sum_score: finiteOrZero(r.sum_score),
+    }));
+  }
+
+  async monitoringRegressionSums(query: WindowQuery): Promise<MonitoringRegressionSums> {
+    const [r] = await this.select(
+      'monitoring regression sums',
+      this.bind(MONITORING_SQL.regressionSums, { where: this.where(query) }),
+    );
+    return {
+      count: toNumber((r?.count as bigint | undefined) ?? 0),
+      sum_absolute_error: finiteOrZero(r?.sum_absolute_error),
+      sum_squared_error: finiteOrZero(r?.sum_squared_error),
+      sum_absolute_percentage_error: finiteOrZero(r?.sum_absolute_percentage_error),
+      sum_target: finiteOrZero(r?.sum_target),
+      sum_squared_target: finiteOrZero(r?.sum_squared_target),
+      sum_squared_target_deviation: finiteOrZero(r?.sum_squared_target_deviation),
+    };
+  }
+
+  async latestRowsWindow(query: LatestRowsQuery): Promise<{ start: number | null; rows: number }> {
+    const [r] = await this.select(
+      'latest rows window',
+      this.bind(MONITORING_SQL.latestRowsWindow, {
+        where: this.where({ model: query.model, version: query.version, to: query.to }),
+        rows: query.rows,
+      }),
+    );
+    const rows = toNumber((r?.rows as bigint | undefined) ?? 0);
+    return { start: rows > 0 ? toNumber(r.start as bigint) : null, rows };
+  }
+
+  async firstLoggedPredictions(query: FirstLoggedQuery): Promise<LoggedPredictionSample[]> {
+    const rows = await this.select(
+      'first logged predictions',
+      this.bind(MONITORING_SQL.firstLoggedPredictions, {
+        where: this.where({ model: query.model, version: query.version }),
+        limit: query.limit,
+      }),
+    );
+    return rows.map((r) => ({
+      inputs: float32Values(r.inputs),
+      scores: (r.scores as number[]).map(Number),
+      label: String(r.label),
+      value: toNullableNumber(r.value as number | null),
+    }));
+  }
+}
+
+/** A DOUBLE / HUGEINT aggregate read back from DuckDB: 0 unless it is a finite number. */
+function finiteOrZero(value: unknown): number {
+  const n = typeof value === 'bigint' ? Number(value) : typeof value === 'number' ? value : NaN;
+  return Number.isFinite(n) ? n : 0;
 }
 
 function appendNullableDouble(appender: DuckDBAppender, value: number | null): void {
@@ -559,8 +680,9 @@ function appendNullableDouble(appender: DuckDBAppender, value: number | null): v
 }
 
 /** Inputs travel as little-endian float32 bytes (see migrations/duckdb/0001_init.sql). */
-function float32Bytes(values: readonly number[]): Uint8Array {
-  const floats = Float32Array.from(values);
+function float32Bytes(values: ArrayLike<number>): Uint8Array {
+  // The server logs inputs as a Float32Array already: its bytes are the blob.
+  const floats = values instanceof Float32Array ? values : Float32Array.from(values);
   return new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength);
 }
 

@@ -167,12 +167,19 @@ export function shortestFloat32(value: number): number {
   return value;
 }
 
-/** A seeded sample of up to `size` rows, in original row order. */
-export function referenceSample(dataset: Dataset, size: number, seed: number): number[][] {
-  const rows = datasetRows(dataset);
+/**
+ * The rows `referenceSample` picks, ascending: exported so a caller can keep the same rows'
+ * labels next to the sample (training jobs store both, so the sample can be trained on again).
+ */
+export function referenceSampleIndices(rows: number, size: number, seed: number): Uint32Array {
   const count = min(size, rows);
   // Its own generator stream, so changing the sample size never changes the trained weights.
-  const chosen = new SeededRandom(seed ^ 0x5eed).permutation(rows).subarray(0, count).sort();
+  return new SeededRandom(seed ^ 0x5eed).permutation(rows).subarray(0, count).sort();
+}
+
+/** A seeded sample of up to `size` rows, in original row order. */
+export function referenceSample(dataset: Dataset, size: number, seed: number): number[][] {
+  const chosen = referenceSampleIndices(datasetRows(dataset), size, seed);
   const out: number[][] = [];
   for (const row of chosen) {
     const start = row * dataset.featureCount;

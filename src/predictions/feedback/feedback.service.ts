@@ -19,7 +19,11 @@ export interface FeedbackRowProblem {
 }
 
 export class InvalidFeedbackError extends ArgusError {
-  constructor(problems: FeedbackRowProblem[], total: number) {
+  constructor(
+    /** Every bad row, by index (the response lists the first MAX_LISTED_PROBLEMS). */
+    readonly problems: FeedbackRowProblem[],
+    total: number,
+  ) {
     super(
       'invalid',
       `${problems.length} of ${total} feedback rows are invalid; nothing was written`,
@@ -53,7 +57,19 @@ interface ParsedRow {
 export class FeedbackService {
   constructor(private readonly deps: FeedbackDependencies) {}
 
+  /** Validates `body` whole, then hands it to the writer in one piece. */
   async submit(body: unknown, source = 'api'): Promise<{ accepted: number }> {
+    const records = await this.validate(body, source);
+    await this.deps.write(records);
+    return { accepted: records.length };
+  }
+
+  /**
+   * The checks of `submit` without the write: the records `submit` would write, or an error
+   * (InvalidFeedbackError listing every bad row by index, InvalidInputError, 413 `too_large`).
+   * `argus feedback --file` validates a whole file with it before writing anything.
+   */
+  async validate(body: unknown, source = 'api'): Promise<FeedbackRecord[]> {
     if (!Array.isArray(body)) {
       throw new InvalidInputError(
         'body must be a JSON array of {"prediction_id", "label" | "value"} rows',
@@ -124,8 +140,7 @@ export class FeedbackService {
         body.length,
       );
     }
-    await this.deps.write(parsed.map((p) => p.record));
-    return { accepted: parsed.length };
+    return parsed.map((p) => p.record);
   }
 }
 
@@ -143,15 +158,20 @@ function parseRow(
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
     return problem('row must be an object');
   const r = raw as Record<string, unknown>;
+  // Every problem of a row with a readable id names it, so the client can find the row.
+  const readableId =
+    typeof r.prediction_id === 'string' && UUID.test(r.prediction_id)
+      ? r.prediction_id.toLowerCase()
+      : null;
   const unknownKeys = Object.keys(r).filter(
     (k) => !['prediction_id', 'label', 'value', 'ts', 'source'].includes(k),
   );
   if (unknownKeys.length > 0)
-    return problem(`unknown field(s): ${unknownKeys.slice(0, 5).join(', ')}`);
-  if (typeof r.prediction_id !== 'string' || !UUID.test(r.prediction_id)) {
+    return problem(`unknown field(s): ${unknownKeys.slice(0, 5).join(', ')}`, readableId);
+  if (readableId === null) {
     return problem('prediction_id must be the UUID returned with the prediction');
   }
-  const id = r.prediction_id.toLowerCase();
+  const id = readableId;
   const hasLabel = r.label !== undefined && r.label !== null;
   const hasValue = r.value !== undefined && r.value !== null;
   if (hasLabel === hasValue)

@@ -1,3 +1,5 @@
+import { readlinkSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ArgusError, errorMessage } from '../../common/errors';
 import { trainMnistDemo } from '../mnist-demo-training';
@@ -54,4 +56,25 @@ async function run(request: TrainingWorkerRequest): Promise<void> {
   }
 }
 
+/** How much lower than the serving thread a training thread runs (Linux nice increment). */
+const TRAINING_NICE_INCREMENT = 10;
+
+/**
+ * Lowers this thread's scheduling priority (Linux: nice is per thread, addressed by thread id),
+ * so on a busy machine the kernel runs the serving event loop first and training takes what is
+ * left. Best effort: elsewhere, or when the kernel refuses, training runs at normal priority.
+ */
+function lowerThreadPriority(): void {
+  if (process.platform !== 'linux') return;
+  try {
+    // /proc/thread-self → "<pid>/task/<tid>" for the thread that reads it: this one.
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (!Number.isInteger(tid) || tid <= 0) return;
+    setPriority(tid, Math.min(19, getPriority(tid) + TRAINING_NICE_INCREMENT));
+  } catch {
+    // Not permitted or not available: train at the inherited priority.
+  }
+}
+
+lowerThreadPriority();
 void run(workerData as TrainingWorkerRequest);

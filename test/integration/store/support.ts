@@ -100,8 +100,8 @@ export function feedback(
 }
 
 /** What a Float32 column gives back for a number. */
-export function float32(values: number[]): number[] {
-  return values.map((v) => Math.fround(v));
+export function float32(values: ArrayLike<number>): number[] {
+  return Array.from(values, (v) => Math.fround(v));
 }
 
 /**

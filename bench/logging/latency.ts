@@ -1,0 +1,374 @@
+import autocannon from 'autocannon';
+import { ChildProcess, fork, spawnSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { OnnxRuntime } from '../../src/onnx/onnx-runtime';
+import { ModelRegistry } from '../../src/registry/model-registry';
+import { mnistSizedClassifier } from '../../test/fixtures/models';
+import type { ChildMessage, ReadyMessage, StatsMessage } from '../serving/child';
+import { buildPayload, mnistRows, Payload } from '../serving/payloads';
+import { LatencySummary, summarize } from '../serving/stats';
+
+/** The middle value; the mean of the two middle ones for an even count. */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/**
+ * (iii) of the logging benchmark: what prediction logging adds to the predict path. Two Argus
+ * children (bench/serving/argus-server.ts, the real `startServer`), same MNIST-sized model, same
+ * ClickHouse; one logs every prediction (`ARGUS_LOG_PREDICTIONS=true`, the default), the other has
+ * logging off. autocannon drives single-row v1 requests at N connections; the sides alternate in
+ * ABBA order (off, on, on, off, ...; `rounds` runs each) so slow drift of a shared machine affects
+ * both alike, and the median p99 of each side's runs is compared.
+ */
+
+const ROOT = resolve(__dirname, '..', '..');
+const MODEL = 'mnist';
+const CLASS_NAMES = Array.from({ length: 10 }, (_, d) => String(d));
+const WARMUP_SECONDS = 2;
+
+export interface LatencySide extends LatencySummary {
+  reqPerSec: number;
+  /** 2xx answers over every run of this child, warm-ups included. */
+  served: number;
+  non2xx: number;
+  errors: number;
+  /** Logging on: distinct ids stored in ClickHouse after the child shut down. */
+  logged?: number;
+  /** Median over the runs of the server's CPU time per answered request (all threads). */
+  cpuUsPerRequest: number;
+  /** Median over the runs of clickhouse-server's CPU time per answered request. */
+  clickhouseCpuUsPerRequest: number;
+  runs: Array<{
+    p99Ms: number;
+    p50Ms: number;
+    reqPerSec: number;
+    cpuUsPerRequest: number;
+    clickhouseCpuUsPerRequest: number;
+  }>;
+}
+
+export interface LatencyComparison {
+  /** clickhouse-server pinned to its own core(s), Argus and the load generator to the others. */
+  isolated: boolean;
+  connections: number;
+  seconds: number;
+  rounds: number;
+  on: LatencySide;
+  off: LatencySide;
+}
+
+export interface LatencyOptions {
+  clickhouseUrl: string;
+  seconds: number;
+  connections: number;
+  rounds?: number;
+  work: string;
+  log: (message: string) => void;
+  /** Write a V8 CPU profile of each Argus child into this directory. */
+  cpuProfDir?: string;
+  /** CPU time used so far by the clickhouse-server process, ms (it shares the machine). */
+  clickhouseCpuMs?: () => number;
+  /**
+   * Pin clickhouse-server to one core and the Argus children and this process (the load generator)
+   * to the others (`taskset`), as if ClickHouse ran on its own machine. Restored afterwards.
+   */
+  isolate?: {
+    clickhousePid: number;
+    clickhouseCores: string;
+    argusCores: string;
+    allCores: string;
+  };
+}
+
+interface Child {
+  url: string;
+  process: ChildProcess;
+  /** CPU time (user + system, all threads) the child has used so far, in ms. */
+  cpuMs(): Promise<number>;
+  stop(): Promise<void>;
+}
+
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+});
+
+async function startArgus(
+  id: string,
+  env: Record<string, string>,
+  cpuProfDir?: string,
+): Promise<Child> {
+  const inherited: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v === undefined || /^(ARGUS_|CLICKHOUSE_|OTEL_)/.test(k) || k === 'PORT') continue;
+    inherited[k] = v;
+  }
+  const proc = fork(join(ROOT, 'bench', 'serving', 'argus-server.ts'), [], {
+    cwd: ROOT,
+    execArgv: [
+      '-r',
+      join(ROOT, 'bench', 'serving', 'ts-hook.cjs'),
+      ...(cpuProfDir
+        ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, `--cpu-prof-name=${id}.cpuprofile`]
+        : []),
+    ],
+    env: { ...inherited, PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  children.add(proc);
+  let output = '';
+  const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-8000));
+  proc.stdout?.on('data', keep);
+  proc.stderr?.on('data', keep);
+  const exited = new Promise<void>((res) => proc.once('exit', () => res()));
+  void exited.then(() => children.delete(proc));
+  const ready = await new Promise<ReadyMessage>((res, rej) => {
+    const timer = setTimeout(
+      () => rej(new Error(`${id} did not start in 120 s:\n${output}`)),
+      120_000,
+    );
+    proc.on('message', (m: ChildMessage) => {
+      if (m.type === 'ready') {
+        clearTimeout(timer);
+        res(m);
+      } else if (m.type === 'failed') {
+        clearTimeout(timer);
+        rej(new Error(`${id} failed to start: ${m.error}`));
+      }
+    });
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      rej(new Error(`${id} exited with code ${code} before listening:\n${output}`));
+    });
+  });
+  return {
+    url: ready.url,
+    process: proc,
+    cpuMs: () =>
+      new Promise<number>((res, rej) => {
+        const timer = setTimeout(
+          () => rej(new Error(`${id} did not answer a stats request`)),
+          60_000,
+        );
+        const onMessage = (m: ChildMessage) => {
+          if (m.type !== 'stats') return;
+          clearTimeout(timer);
+          proc.off('message', onMessage);
+          const stats: StatsMessage = m;
+          res((stats.cpuUserMicros + stats.cpuSystemMicros) / 1000);
+        };
+        proc.on('message', onMessage);
+        proc.send({ type: 'stats' });
+      }),
+    stop: async () => {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.send({ type: 'shutdown' });
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 30_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+interface Drive {
+  /** Server CPU per answered request, µs. */
+  cpuUsPerRequest?: number;
+  /** clickhouse-server CPU per answered request, µs (inserting the log, merging its parts). */
+  clickhouseCpuUsPerRequest?: number;
+  latencies: number[];
+  ok: number;
+  non2xx: number;
+  errors: number;
+  seconds: number;
+}
+
+async function drive(
+  url: string,
+  payload: Payload,
+  seconds: number,
+  connections: number,
+): Promise<Drive> {
+  const latencies: number[] = [];
+  let ok = 0;
+  let non2xx = 0;
+  const instance = autocannon({
+    url,
+    connections,
+    duration: seconds,
+    pipelining: 1,
+    timeout: 30,
+    requests: payload.bodies.map((body) => ({
+      method: 'POST',
+      path: payload.path,
+      headers: { 'content-type': 'application/json' },
+      body,
+    })),
+  });
+  let started = performance.now();
+  instance.on('start', () => (started = performance.now()));
+  instance.on('response', (_client, statusCode, _bytes, responseTime) => {
+    if (statusCode >= 200 && statusCode < 300) {
+      ok++;
+      latencies.push(responseTime);
+    } else non2xx++;
+  });
+  const result = await instance;
+  return {
+    latencies,
+    ok,
+    non2xx,
+    errors: result.errors + result.timeouts,
+    seconds: (performance.now() - started) / 1000,
+  };
+}
+
+async function clickhouseCount(url: string, sql: string): Promise<number> {
+  const res = await fetch(`${url}/?query=${encodeURIComponent(sql)}`, { method: 'POST' });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`ClickHouse answered ${res.status}: ${text.slice(0, 300)}`);
+  return Number(text.trim());
+}
+
+/** Sets the CPU affinity of every thread of `pid` (Linux `taskset`). */
+function pin(pid: number, cores: string): void {
+  const result = spawnSync('taskset', ['-a', '-p', '-c', cores, String(pid)], { encoding: 'utf8' });
+  if (result.status !== 0) {
+    throw new Error(`taskset -a -p -c ${cores} ${pid} failed: ${result.stderr || result.error}`);
+  }
+}
+
+export async function runLatencyComparison(options: LatencyOptions): Promise<LatencyComparison> {
+  const rounds = options.rounds ?? 3;
+  const model = mnistSizedClassifier();
+  const tag = options.isolate ? '-isolated' : '';
+  const homes: Record<'on' | 'off', string> = {
+    on: join(options.work, `latency-on${tag}`),
+    off: join(options.work, `latency-off${tag}`),
+  };
+  for (const home of Object.values(homes)) {
+    const registry = new ModelRegistry({ home }, new OnnxRuntime());
+    await registry.register(
+      MODEL,
+      model,
+      { task: 'classification', class_names: CLASS_NAMES },
+      { alias: 'champion' },
+    );
+  }
+  const database = { on: 'bench_latency_on', off: 'bench_latency_off' };
+  const common = { CLICKHOUSE_URL: options.clickhouseUrl };
+  const servers: Partial<Record<'on' | 'off', Child>> = {};
+  const sides: Record<
+    'on' | 'off',
+    { drives: Drive[]; served: number; non2xx: number; errors: number }
+  > = {
+    on: { drives: [], served: 0, non2xx: 0, errors: 0 },
+    off: { drives: [], served: 0, non2xx: 0, errors: 0 },
+  };
+  // Each comparison logs into its own databases.
+  const suffix = options.isolate ? '_isolated' : '';
+  database.on += suffix;
+  database.off += suffix;
+  try {
+    servers.off = await startArgus(
+      'logging-off',
+      {
+        ...common,
+        ARGUS_HOME: homes.off,
+        CLICKHOUSE_DATABASE: database.off,
+        ARGUS_LOG_PREDICTIONS: 'false',
+      },
+      options.cpuProfDir,
+    );
+    servers.on = await startArgus(
+      'logging-on',
+      {
+        ...common,
+        ARGUS_HOME: homes.on,
+        CLICKHOUSE_DATABASE: database.on,
+        ARGUS_LOG_PREDICTIONS: 'true',
+      },
+      options.cpuProfDir,
+    );
+    const isolate = options.isolate;
+    if (isolate) {
+      pin(isolate.clickhousePid, isolate.clickhouseCores);
+      for (const pid of [process.pid, servers.off.process.pid, servers.on.process.pid]) {
+        if (pid !== undefined) pin(pid, isolate.argusCores);
+      }
+    }
+    const payload = buildPayload('v1', MODEL, 'input', 1, mnistRows(256));
+    for (const side of ['off', 'on'] as const) {
+      const warm = await drive(servers[side]!.url, payload, WARMUP_SECONDS, options.connections);
+      sides[side].served += warm.ok;
+    }
+    // ABBA: off, on, on, off, off, on, ... so a drifting machine load affects both sides alike.
+    const runs: Array<'on' | 'off'> = [];
+    for (let r = 0; r < rounds; r++)
+      runs.push(...(r % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)));
+    for (const side of runs) {
+      const cpuBefore = await servers[side]!.cpuMs();
+      const chBefore = options.clickhouseCpuMs?.() ?? NaN;
+      const result = await drive(servers[side]!.url, payload, options.seconds, options.connections);
+      result.cpuUsPerRequest =
+        (((await servers[side]!.cpuMs()) - cpuBefore) * 1000) / Math.max(1, result.ok);
+      result.clickhouseCpuUsPerRequest =
+        (((options.clickhouseCpuMs?.() ?? NaN) - chBefore) * 1000) / Math.max(1, result.ok);
+      sides[side].drives.push(result);
+      sides[side].served += result.ok;
+      sides[side].non2xx += result.non2xx;
+      sides[side].errors += result.errors;
+      const s = summarize(result.latencies);
+      options.log(
+        `${side === 'on' ? 'logging on ' : 'logging off'}: ${(result.ok / result.seconds).toFixed(0)} req/s, p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms, server CPU ${result.cpuUsPerRequest.toFixed(0)} µs/request, clickhouse CPU ${result.clickhouseCpuUsPerRequest.toFixed(0)} µs/request`,
+      );
+    }
+  } finally {
+    await Promise.all([servers.on?.stop(), servers.off?.stop()]);
+    if (options.isolate) {
+      pin(options.isolate.clickhousePid, options.isolate.allCores);
+      pin(process.pid, options.isolate.allCores);
+    }
+  }
+  const logged = await clickhouseCount(
+    options.clickhouseUrl,
+    `SELECT uniqExact(id) FROM ${database.on}.predictions WHERE status = 200`,
+  );
+
+  const summarizeSide = (side: 'on' | 'off'): LatencySide => {
+    const runs = sides[side].drives.map((d) => {
+      const s = summarize(d.latencies);
+      return {
+        p99Ms: s.p99Ms,
+        p50Ms: s.p50Ms,
+        reqPerSec: d.ok / d.seconds,
+        cpuUsPerRequest: d.cpuUsPerRequest ?? NaN,
+        clickhouseCpuUsPerRequest: d.clickhouseCpuUsPerRequest ?? NaN,
+      };
+    });
+    const all = summarize(sides[side].drives.flatMap((d) => d.latencies));
+    return {
+      ...all,
+      p99Ms: median(runs.map((r) => r.p99Ms)),
+      p50Ms: median(runs.map((r) => r.p50Ms)),
+      reqPerSec: median(runs.map((r) => r.reqPerSec)),
+      cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest)),
+      clickhouseCpuUsPerRequest: median(runs.map((r) => r.clickhouseCpuUsPerRequest)),
+      served: sides[side].served,
+      non2xx: sides[side].non2xx,
+      errors: sides[side].errors,
+      runs,
+    };
+  };
+  return {
+    isolated: options.isolate !== undefined,
+    connections: options.connections,
+    seconds: options.seconds,
+    rounds,
+    off: summarizeSide('off'),
+    on: { ...summarizeSide('on'), logged },
+  };
+}

@@ -1,0 +1,99 @@
+import { performance } from 'node:perf_hooks';
+
+/**
+ * The small IPC protocol between `bench/serving/run.ts` and each server it forks (Argus, the bare
+ * Fastify baseline). The child says when it listens; the parent asks for CPU and event-loop
+ * figures around each measurement; the child exits when told to, on SIGTERM/SIGINT, or as soon
+ * as the parent goes away (the IPC channel closes), so no server outlives a crashed benchmark.
+ */
+
+export interface ReadyMessage {
+  type: 'ready';
+  url: string;
+  pid: number;
+  /** What the server runs with, for the results file (session options, batching...). */
+  details: Record<string, unknown>;
+}
+
+export interface StatsMessage {
+  type: 'stats';
+  /** process.cpuUsage() in microseconds since the child started. */
+  cpuUserMicros: number;
+  cpuSystemMicros: number;
+  /** Cumulative event-loop idle/active milliseconds (performance.eventLoopUtilization()). */
+  eluIdleMs: number;
+  eluActiveMs: number;
+  rssBytes: number;
+}
+
+export interface FailedMessage {
+  type: 'failed';
+  error: string;
+}
+
+export type ChildMessage = ReadyMessage | StatsMessage | FailedMessage;
+export type ParentMessage = { type: 'stats' } | { type: 'shutdown' };
+
+function send(message: ChildMessage): void {
+  process.send?.(message);
+}
+
+function isParentMessage(value: unknown): value is ParentMessage {
+  if (typeof value !== 'object' || value === null) return false;
+  const type = (value as { type?: unknown }).type;
+  return type === 'stats' || type === 'shutdown';
+}
+
+/**
+ * Runs a server as a benchmark child: `start` listens and returns its URL and a close function.
+ * Without an IPC channel (started by hand) it just prints the URL and runs until Ctrl-C.
+ */
+export function runAsBenchChild(
+  start: () => Promise<{ url: string; close(): Promise<void>; details: Record<string, unknown> }>,
+): void {
+  let closing = false;
+  let close: (() => Promise<void>) | undefined;
+  const exit = (code: number): void => {
+    if (closing) return;
+    closing = true;
+    const hardStop = setTimeout(() => process.exit(code), 25_000);
+    hardStop.unref();
+    (close ? close() : Promise.resolve())
+      .catch((err: unknown) => process.stderr.write(`close failed: ${String(err)}\n`))
+      .finally(() => process.exit(code));
+  };
+  process.on('SIGTERM', () => exit(0));
+  process.on('SIGINT', () => exit(0));
+  process.on('disconnect', () => exit(0));
+  process.on('message', (raw: unknown) => {
+    if (!isParentMessage(raw)) return;
+    if (raw.type === 'shutdown') return exit(0);
+    const cpu = process.cpuUsage();
+    const elu = performance.eventLoopUtilization();
+    send({
+      type: 'stats',
+      cpuUserMicros: cpu.user,
+      cpuSystemMicros: cpu.system,
+      eluIdleMs: elu.idle,
+      eluActiveMs: elu.active,
+      rssBytes: process.memoryUsage.rss(),
+    });
+  });
+
+  start()
+    .then((server) => {
+      close = server.close;
+      if (closing) return exit(0);
+      if (process.send) {
+        send({ type: 'ready', url: server.url, pid: process.pid, details: server.details });
+      } else {
+        process.stdout.write(`listening on ${server.url}\n`);
+      }
+    })
+    .catch((err: unknown) => {
+      const error = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      send({ type: 'failed', error });
+      process.stderr.write(`${error}\n`);
+      exit(1);
+    });
+}

@@ -195,7 +195,7 @@ export function loadConfig(env: Source = process.env): ArgusConfig {
         r,
         'ARGUS_MAX_QUEUE_DELAY_US',
         'batching.max_queue_delay_us',
-        500,
+        0,
         0,
         10_000_000,
       ),

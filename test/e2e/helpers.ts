@@ -7,6 +7,7 @@ import * as ort from 'onnxruntime-node';
 import { RunningServer, startServer } from '../../src/app/server';
 import { loadConfig } from '../../src/config';
 import { buildDenseNetwork, DenseLayer, OnnxGraphBuilder } from '../../src/onnx';
+import { pollUntil, sleep } from '../harness/polling';
 
 /**
  * End-to-end helpers: a real Argus server in-process on a random port with its own temporary
@@ -150,32 +151,16 @@ export async function registerOk(
 }
 
 /** Polls `check` until it returns a value other than undefined; fails after `timeoutMs`. */
-export async function eventually<T>(
+export function eventually<T>(
   what: string,
   check: () => Promise<T | undefined>,
   timeoutMs = 15_000,
   intervalMs = 50,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      const why = last instanceof Error ? `: ${last.message}` : '';
-      throw new Error(`gave up waiting for ${what}${why}`);
-    }
-    await sleep(intervalMs);
-  }
+  return pollUntil(what, check, timeoutMs, intervalMs);
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep };
 
 /** Waits until the champion of `name` answers ready (registration loads it in the background). */
 export async function waitChampionReady(server: TestServer, name: string): Promise<void> {

@@ -2,6 +2,7 @@ import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { pollUntil, sleep } from '../harness/polling';
 
 /**
  * Shared by the observability tests: repository paths, the Debian binaries they start (with an
@@ -126,32 +127,16 @@ export class ChildService {
   }
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
+export { sleep };
 
 /** Polls `check` until it returns a value; fails with `what` and the last error after `timeoutMs`. */
-export async function waitFor<T>(
+export function waitFor<T>(
   what: string,
   check: () => Promise<T | undefined>,
   timeoutMs = 30_000,
   intervalMs = 200,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      const why = last instanceof Error ? `: ${last.message}` : '';
-      throw new Error(`gave up waiting for ${what}${why}`);
-    }
-    await sleep(intervalMs);
-  }
+  return pollUntil(what, check, timeoutMs, intervalMs);
 }
 
 export function readYaml(file: string): unknown {

@@ -24,6 +24,9 @@ import { windowResults } from './monitoring-results';
 import { MonitoringService } from './monitoring.service';
 import { ReferenceProfiles } from './reference-profiles';
 
+const MONITORING_EVENT_TYPES = ['monitoring.drift', 'monitoring.quality'] as const;
+const MAX_RESTORED_EVENTS = 1000;
+
 export interface MonitoringRunSummary {
   /** `model@version` evaluated. */
   versions: string[];
@@ -47,6 +50,8 @@ export class MonitoringScheduler implements OnApplicationBootstrap, OnApplicatio
   private readonly gauges: MonitoringGauges;
   /** Last status per `model@version|metric|feature` of the primary window (alert transitions). */
   private readonly lastStatus = new Map<string, string>();
+  /** Models whose alert state was restored from `events` (once per process, see restoreAlertState). */
+  private readonly restoredModels = new Set<string>();
 
   constructor(
     @Inject(ARGUS_CONFIG) private readonly config: ArgusConfig,
@@ -117,6 +122,7 @@ export class MonitoringScheduler implements OnApplicationBootstrap, OnApplicatio
     for (const v of live) {
       const key = `${v.name}@${v.version}`;
       try {
+        await this.restoreAlertState(v.name);
         if (!(await this.profiles.get(v.name, v.version))) {
           await this.profiles.buildFromLoggedPredictions(v.name, v.version);
         }
@@ -149,6 +155,33 @@ export class MonitoringScheduler implements OnApplicationBootstrap, OnApplicatio
         .catch((err: unknown) => summary.errors.push(`events: ${errorMessage(err)}`));
     }
     return summary;
+  }
+
+  /**
+   * Seeds the alert state of a model from the newest `monitoring.*` events, so a restart neither
+   * fires an ongoing alert a second time nor forgets to resolve one. Alerts older than
+   * MAX_RESTORED_EVENTS events of a type are treated as resolved. A store failure leaves the state
+   * empty (at worst one repeated event) and is retried at the next run.
+   */
+  private async restoreAlertState(model: string): Promise<void> {
+    if (this.restoredModels.has(model)) return;
+    const newestFirst: StoreEvent[] = [];
+    for (const type of MONITORING_EVENT_TYPES) {
+      newestFirst.push(
+        ...(await this.store.listEvents({ type, model, limit: MAX_RESTORED_EVENTS })),
+      );
+    }
+    newestFirst.sort((a, b) => b.ts - a.ts);
+    for (const e of newestFirst) {
+      const { state, metric, feature } = e.details;
+      if (typeof metric !== 'string' || typeof feature !== 'string') continue;
+      const key = `${e.model}@${e.model_version}|${metric}|${feature}`;
+      // Newest first: the first event seen for a key is its current state; a run of this
+      // process that already decided a status wins over the log.
+      if (this.lastStatus.has(key)) continue;
+      this.lastStatus.set(key, state === 'alert' ? 'alert' : 'ok');
+    }
+    this.restoredModels.add(model);
   }
 
   /** Events for results whose status crossed into `alert`, or from `alert` back to `ok`. */

@@ -1,7 +1,12 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ARGUS_CONFIG } from '../../src/config';
+import { ModelRuntime } from '../../src/inference/model-runtime';
 import { MonitoringScheduler } from '../../src/monitoring/monitoring-scheduler';
+import { MonitoringService } from '../../src/monitoring/monitoring.service';
+import { ReferenceProfiles } from '../../src/monitoring/reference-profiles';
+import { ArgusMetrics } from '../../src/telemetry/metrics';
 import { ANALYTICS_STORE, AnalyticsStore } from '../../src/store';
 import { CLASSIFIER_META, irisLikeClassifier, mnistSizedClassifier } from '../fixtures/models';
 import { ModelRegistry } from '../../src/registry/model-registry';
@@ -183,6 +188,27 @@ describe('monitoring (e2e)', () => {
     expect(results.some((r) => r.metric === 'drift.share' && r.status === 'alert')).toBe(true);
     expect(results.some((r) => r.metric === 'quality.accuracy' && r.value === 1)).toBe(true);
     expect(results.every((r) => Number.isFinite(r.value))).toBe(true);
+  });
+
+  it('restores alert state after a restart: an ongoing alert is not fired twice', async () => {
+    const before = await store.listEvents({ type: 'monitoring.drift', model: 'iris' });
+    expect(before.length).toBeGreaterThan(0);
+    // A second scheduler over the same app is what a restarted process starts with: no memory
+    // of the alerts the first one fired, only the events table.
+    const restarted = new MonitoringScheduler(
+      server.running.app.get(ARGUS_CONFIG),
+      server.running.app.get(ModelRuntime),
+      server.running.app.get(ModelRegistry),
+      server.running.app.get(ReferenceProfiles),
+      server.running.app.get(MonitoringService),
+      store,
+      new ArgusMetrics(),
+    );
+    const run = await restarted.runOnce();
+    expect(run.errors).toEqual([]);
+    expect(run.events.filter((e) => e.details.state === 'alert')).toEqual([]);
+    const after = await store.listEvents({ type: 'monitoring.drift', model: 'iris' });
+    expect(after.length).toBe(before.length);
   });
 
   it('serves the latest monitoring status with thresholds and verdicts', async () => {

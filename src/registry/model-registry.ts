@@ -312,6 +312,13 @@ export class ModelRegistry implements OnModuleDestroy {
   }
 
   private async notifyChanged(name: string): Promise<void> {
+    if (this.watchTimer) {
+      // A change made by this process is already known: record it, or a CLI change back to the
+      // previous state before the next poll would look like no change at all and be missed.
+      const summary = await this.getModel(name).catch(() => undefined);
+      if (summary) this.lastSeen.set(name, changeFingerprint(summary));
+      else this.lastSeen.delete(name);
+    }
     for (const handler of this.changeHandlers) {
       try {
         await handler(name);
@@ -328,10 +335,7 @@ export class ModelRegistry implements OnModuleDestroy {
     let initial = true;
     const tick = async () => {
       for (const summary of await this.listModels()) {
-        const fingerprint = JSON.stringify([
-          summary.aliases,
-          summary.versions.map((v) => v.version),
-        ]);
+        const fingerprint = changeFingerprint(summary);
         if (this.lastSeen.get(summary.name) !== fingerprint) {
           this.lastSeen.set(summary.name, fingerprint);
           // The first poll only records what start-up already loaded; a model that appears
@@ -383,4 +387,9 @@ async function writeDurably(path: string, data: Uint8Array | string): Promise<vo
     await handle.close();
   }
   await fs.rename(tmp, path);
+}
+
+/** What the registry poll compares to notice a change made by another process. */
+function changeFingerprint(summary: ModelSummary): string {
+  return JSON.stringify([summary.aliases, summary.versions.map((v) => v.version)]);
 }

@@ -8,9 +8,11 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { OnnxRuntime } from '../../src/onnx/onnx-runtime';
 import { ModelRegistry } from '../../src/registry/model-registry';
+import { ClickHouseServer } from '../../test/harness/clickhouse-server';
 import { mnistSizedClassifier } from '../../test/fixtures/models';
 import { BARE_SESSION_OPTIONS } from '../baselines/bare-fastify-server';
 import type { ChildMessage, ReadyMessage, StatsMessage } from './child';
+import { CollectorCounts, startStubCollector, StubCollector } from './otlp-stub-collector';
 import { buildPayload, FEATURES, mnistRows, Payload, Protocol } from './payloads';
 import { LatencySummary, median, promSum, summarize } from './stats';
 
@@ -43,6 +45,15 @@ interface TargetSpec {
   env: Record<string, string>;
   /** Checkout the child runs from (default: this one). */
   root?: string;
+  /**
+   * OpenTelemetry on, preloaded with `-r src/telemetry/register-tracing.ts` exactly as
+   * `bin/argus.js serve` does, exporting OTLP/HTTP to the stub collector this process runs.
+   */
+  tracing?: { sampler: string; samplerArg?: string };
+  /** Prediction log in a clickhouse-server this run starts (test/harness/clickhouse-server.ts). */
+  clickhouse?: boolean;
+  /** Which issue's target its single-row lines are held to (2: serving core, 4: observability). */
+  issue?: 2 | 4;
 }
 
 interface ServerStats {
@@ -81,6 +92,9 @@ interface RunResult {
   loadGeneratorCpuPercent: number;
   server?: ServerStats;
   batching?: BatchStats;
+  issue?: 2 | 4;
+  /** What the traced target exported to the stub collector during the measured window. */
+  export?: { requestsPerSec: number; kBytesPerSec: number; bytesPerRow: number };
 }
 
 interface Comparison {
@@ -92,7 +106,8 @@ interface Comparison {
   rowsPerSecVsRaw: number;
   /** Server CPU per row ÷ bare's: the cost ratio, which machine noise distorts far less. */
   cpuPerRowVsBare: number;
-  isIssueTarget: boolean;
+  /** The issue whose target this line is held to; undefined = for information. */
+  issue: 2 | 4 | undefined;
   pass: boolean;
 }
 
@@ -122,8 +137,11 @@ const USAGE = `Usage: node -r ts-node/register/transpile-only bench/serving/run.
   --connections N   concurrent connections (default 32)
   --protocols LIST  v1,v2 (default v1,v2)
   --rows LIST       rows per request (default 1,32)
-  --targets LIST    raw,bare,argus-batching,argus-no-batching,argus-batching-log-off (default;
-                    log-off only once the prediction log is wired), argus-batching-log-no-inputs
+  --targets LIST    default: raw,bare,argus-batching,argus-no-batching,argus-batching-log-off,
+                    argus-trace-always-log-on,argus-trace-ratio10-log-on; opt-in:
+                    argus-batching-log-no-inputs, argus-trace-always-log-off,
+                    argus-trace-always-log-clickhouse, argus-trace-ratio10-log-clickhouse
+                    (these two start a clickhouse-server)
   --rounds N        repeat the whole sequence N times and keep the median run (default 1)
   --out FILE        results JSON (default bench/results/serving.json)
   --cpu-prof DIR    run every server child with --cpu-prof, profiles written to DIR
@@ -177,6 +195,7 @@ function parseSettings(argv: string[]): Settings {
   const wired = predictionLogWired();
   const defaultTargets = ['raw', 'bare', 'argus-batching', 'argus-no-batching'];
   if (wired) defaultTargets.push('argus-batching-log-off');
+  defaultTargets.push('argus-trace-always-log-on', 'argus-trace-ratio10-log-on');
   if (values['alt-root']) defaultTargets.push('argus-alt');
   return {
     durationSec: num(values.duration, values.quick ? 3 : 10, 'duration', 1),
@@ -213,6 +232,80 @@ function predictionLogWired(): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Observability targets (issue 4)
+
+const ALWAYS_ON = { sampler: 'always_on' };
+const RATIO_10 = { sampler: 'parentbased_traceidratio', samplerArg: '0.1' };
+
+/**
+ * Argus with batching on and the observability features on together: tracing (preloaded as
+ * `argus serve` does, OTLP/HTTP protobuf to the stub collector), metrics (always on), and the
+ * prediction log (DuckDB under ARGUS_HOME by default, full inputs; or ClickHouse).
+ */
+function observabilitySpecs(): TargetSpec[] {
+  const script = join(ROOT, 'bench', 'serving', 'argus-server.ts');
+  const spec = (
+    id: string,
+    description: string,
+    tracing: TargetSpec['tracing'],
+    log: 'duckdb' | 'clickhouse' | 'off',
+  ): TargetSpec => ({
+    id,
+    kind: 'argus',
+    description,
+    script,
+    env: { PORT: '0', ...(log === 'off' ? { ARGUS_LOG_PREDICTIONS: 'false' } : {}) },
+    tracing,
+    clickhouse: log === 'clickhouse',
+    issue: log === 'off' ? undefined : 4,
+  });
+  return [
+    spec(
+      'argus-trace-always-log-on',
+      'batching on, tracing always_on, prediction logging on (DuckDB, full inputs)',
+      ALWAYS_ON,
+      'duckdb',
+    ),
+    spec(
+      'argus-trace-ratio10-log-on',
+      'batching on, tracing parentbased_traceidratio 0.1, prediction logging on (DuckDB, full inputs)',
+      RATIO_10,
+      'duckdb',
+    ),
+    spec(
+      'argus-trace-always-log-off',
+      'batching on, tracing always_on, prediction logging off: what tracing alone costs',
+      ALWAYS_ON,
+      'off',
+    ),
+    spec(
+      'argus-trace-always-log-clickhouse',
+      'batching on, tracing always_on, prediction logging on (ClickHouse started by the run)',
+      ALWAYS_ON,
+      'clickhouse',
+    ),
+    spec(
+      'argus-trace-ratio10-log-clickhouse',
+      'batching on, tracing parentbased_traceidratio 0.1, prediction logging on (ClickHouse)',
+      RATIO_10,
+      'clickhouse',
+    ),
+  ];
+}
+
+/** The OpenTelemetry environment of a traced target: what an operator sets for `argus serve`. */
+function tracingEnv(tracing: NonNullable<TargetSpec['tracing']>, collectorUrl: string) {
+  return {
+    OTEL_TRACES_EXPORTER: 'otlp',
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+    OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,
+    OTEL_TRACES_SAMPLER: tracing.sampler,
+    ...(tracing.samplerArg ? { OTEL_TRACES_SAMPLER_ARG: tracing.samplerArg } : {}),
+    OTEL_SERVICE_NAME: 'argus-bench',
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // Child processes
 
 const children = new Set<ChildProcess>();
@@ -245,6 +338,10 @@ async function startChild(
     childLoader === 'ts-node'
       ? ['-r', 'ts-node/register/transpile-only']
       : ['-r', join(spec.root ?? ROOT, 'bench', 'serving', 'ts-hook.cjs')];
+  // After the TypeScript loader, before anything else: OpenTelemetry must hook http and Fastify
+  // before they load, as `bin/argus.js serve` arranges with dist/telemetry/register-tracing.js.
+  if (spec.tracing)
+    execArgv.push('-r', join(spec.root ?? ROOT, 'src', 'telemetry', 'register-tracing.ts'));
   if (cpuProfDir) {
     mkdirSync(cpuProfDir, { recursive: true });
     execArgv.push(
@@ -506,12 +603,15 @@ async function measureServer(
   payload: Payload,
   settings: Settings,
   round: number,
+  collector: StubCollector | undefined,
 ): Promise<RunResult> {
   const url = child.ready.url;
   if (settings.warmupSec > 0) await drive(url, payload, settings.warmupSec, settings.connections);
   const metricsBefore = spec.kind === 'argus' ? await scrapeBatching(url) : undefined;
   const s0 = await child.stats();
+  const c0: CollectorCounts | undefined = spec.tracing ? collector?.counts() : undefined;
   const load = await drive(url, payload, settings.durationSec, settings.connections);
+  const c1: CollectorCounts | undefined = spec.tracing ? collector?.counts() : undefined;
   const s1 = await child.stats();
   const metricsAfter = spec.kind === 'argus' ? await scrapeBatching(url) : undefined;
   const rows = load.ok * payload.rowsPerRequest;
@@ -547,6 +647,16 @@ async function measureServer(
       rssMB: s1.rssBytes / 2 ** 20,
     },
     ...(metricsBefore && metricsAfter ? { batching: batchDelta(metricsBefore, metricsAfter) } : {}),
+    ...(spec.issue && payload.rowsPerRequest === 1 ? { issue: spec.issue } : {}),
+    ...(c0 && c1
+      ? {
+          export: {
+            requestsPerSec: (c1.exports - c0.exports) / load.seconds,
+            kBytesPerSec: (c1.bytes - c0.bytes) / 1024 / load.seconds,
+            bytesPerRow: rows > 0 ? (c1.bytes - c0.bytes) / rows : NaN,
+          },
+        }
+      : {}),
   };
 }
 
@@ -603,7 +713,7 @@ function compare(runs: RunResult[]): Comparison[] {
       p99VsBare,
       rowsPerSecVsRaw: raw ? r.rowsPerSec / raw.rowsPerSec : NaN,
       cpuPerRowVsBare: (r.server?.cpuMsPer1kRows ?? NaN) / (bare.server?.cpuMsPer1kRows ?? NaN),
-      isIssueTarget: r.target.startsWith('argus-batching') && r.rowsPerRequest === 1,
+      issue: r.issue,
       pass: rowsPerSecVsBare >= TARGET.minRowsRatio && p99VsBare <= TARGET.maxP99Ratio,
     });
   }
@@ -637,6 +747,7 @@ function report(runs: RunResult[], comparisons: Comparison[]): string {
       c ? `${fmt(c.cpuPerRowVsBare, 2)}x` : '',
       r.server ? fmt(r.server.cpuPercent) : '',
       r.kind === 'raw' ? '' : fmt(r.loadGeneratorCpuPercent),
+      r.export ? fmt(r.export.bytesPerRow) : '',
     ];
   });
   const main = table(
@@ -657,17 +768,19 @@ function report(runs: RunResult[], comparisons: Comparison[]): string {
       'CPU/row vs bare',
       'srv CPU %',
       'loadgen CPU %',
+      'OTLP B/row',
     ],
     rows,
   );
   const verdicts = comparisons.map(
     (c) =>
-      `${c.pass ? 'PASS' : 'MISS'}  ${c.isIssueTarget ? '[issue target]' : '[info]        '}  ${c.target} ${c.protocol} ${c.rowsPerRequest}-row: rows/s ${fmt(c.rowsPerSecVsBare, 2)}x bare (need >= ${fmt(TARGET.minRowsRatio, 1)}x), p99 ${fmt(c.p99VsBare, 2)}x bare (need <= ${fmt(TARGET.maxP99Ratio, 1)}x)`,
+      `${c.pass ? 'PASS' : 'MISS'}  ${c.issue ? `[issue ${c.issue} target]` : '[info]          '}  ${c.target} ${c.protocol} ${c.rowsPerRequest}-row: rows/s ${fmt(c.rowsPerSecVsBare, 2)}x bare (need >= ${fmt(TARGET.minRowsRatio, 1)}x), p99 ${fmt(c.p99VsBare, 2)}x bare (need <= ${fmt(TARGET.maxP99Ratio, 1)}x)`,
   );
   return [
     main,
     '',
     `Target (issue 2): Argus with batching on >= ${TARGET.minRowsRatio.toFixed(1)}x the bare server's rows/s for single-row requests, p99 <= ${TARGET.maxP99Ratio.toFixed(1)}x.`,
+    'Issue 4: the same target with tracing (always_on, parentbased 10 %), metrics and prediction logging on.',
     'A server that is saturated shows srv CPU % near 100 or more; much lower means other processes took the CPU during that line: repeat it, or read CPU/row vs bare.',
     ...verdicts,
   ].join('\n');
@@ -688,6 +801,8 @@ async function main(): Promise<void> {
     log('warning: the machine is busy; absolute figures will be low, read the ratios');
 
   const work = mkdtempSync(join(tmpdir(), 'argus-bench-serving-'));
+  let collector: StubCollector | undefined;
+  let clickhouse: ClickHouseServer | undefined;
   try {
     // The model, once: a file for the bare server, a registry (champion) for Argus.
     const model = mnistSizedClassifier();
@@ -748,6 +863,7 @@ async function main(): Promise<void> {
           'Argus, default config: dynamic batching on, prediction logging at its default (ARGUS_LOG_PREDICTIONS unset)',
         script: join(ROOT, 'bench', 'serving', 'argus-server.ts'),
         env: { PORT: '0' },
+        issue: 2,
       },
       {
         id: 'argus-no-batching',
@@ -763,6 +879,7 @@ async function main(): Promise<void> {
         description: 'Argus with batching on and ARGUS_LOG_PREDICTIONS=false',
         script: join(ROOT, 'bench', 'serving', 'argus-server.ts'),
         env: { PORT: '0', ARGUS_LOG_PREDICTIONS: 'false' },
+        issue: 2,
       },
       {
         id: 'argus-alt',
@@ -772,6 +889,7 @@ async function main(): Promise<void> {
         env: { PORT: '0', ARGUS_LOG_PREDICTIONS: 'false' },
         root: settings.altRoot,
       },
+      ...observabilitySpecs(),
       {
         // Not in the default set: isolates what logging the 784 input values per row costs.
         id: 'argus-batching-log-no-inputs',
@@ -788,6 +906,29 @@ async function main(): Promise<void> {
     const runs: RunResult[] = [];
     const serverDetails: Record<string, Record<string, unknown>> = {};
     const failures: Array<{ round: number; target: string; error: string }> = [];
+    // ClickHouse targets last: clickhouse-server runs only while they are measured, so its
+    // background work does not tax the other targets.
+    const selected = [
+      ...specs.filter((spec) => settings.targets.includes(spec.id) && !spec.clickhouse),
+      ...specs.filter((spec) => settings.targets.includes(spec.id) && spec.clickhouse),
+    ];
+    if (selected.some((spec) => spec.tracing)) {
+      collector = await startStubCollector();
+      log(`stub OTLP collector on ${collector.url}`);
+    }
+    const startClickHouse = async (round: number): Promise<ClickHouseServer | undefined> => {
+      try {
+        const server = await ClickHouseServer.start();
+        log(`clickhouse-server on ${server.url}`);
+        return server;
+      } catch (err) {
+        const error = err instanceof Error ? err.message : String(err);
+        log(`clickhouse-server did not start; its targets are skipped: ${error}`);
+        for (const spec of selected.filter((t) => t.clickhouse))
+          failures.push({ round, target: spec.id, error });
+        return undefined;
+      }
+    };
     for (let round = 1; round <= settings.rounds; round++) {
       if (settings.targets.includes('raw')) {
         for (const rows of settings.rows) {
@@ -795,14 +936,25 @@ async function main(): Promise<void> {
           runs.push(await measureRaw(session, inputName, pool, rows, settings, round));
         }
       }
-      for (const spec of specs) {
-        if (!settings.targets.includes(spec.id)) continue;
+      let clickhouseTried = false;
+      for (const spec of selected) {
+        if (spec.clickhouse && !clickhouseTried) {
+          clickhouseTried = true;
+          clickhouse = await startClickHouse(round);
+        }
+        if (spec.clickhouse && !clickhouse) continue;
         log(`round ${round}: starting ${spec.id}`);
         let child: RunningChild;
         try {
           if (spec.kind === 'argus') {
             Object.assign(spec.env, settings.argusEnv);
             spec.env.ARGUS_HOME = await argusHome(`${spec.id}-${round}`);
+          }
+          if (spec.tracing && collector)
+            Object.assign(spec.env, tracingEnv(spec.tracing, collector.url));
+          if (spec.clickhouse && clickhouse) {
+            spec.env.CLICKHOUSE_URL = clickhouse.url;
+            spec.env.CLICKHOUSE_DATABASE = `bench_${spec.id}_${round}`.replace(/-/g, '_');
           }
           child = await startChild(spec, settings.cpuProfDir, settings.childLoader);
         } catch (err) {
@@ -823,7 +975,7 @@ async function main(): Promise<void> {
           }
           for (const payload of payloads) {
             log(`round ${round}: ${spec.id} ${payload.protocol} ${payload.rowsPerRequest}-row`);
-            runs.push(await measureServer(spec, child, payload, settings, round));
+            runs.push(await measureServer(spec, child, payload, settings, round, collector));
           }
         } catch (err) {
           const error = err instanceof Error ? err.message : String(err);
@@ -833,6 +985,8 @@ async function main(): Promise<void> {
           await child.stop();
         }
       }
+      await clickhouse?.dispose();
+      clickhouse = undefined;
     }
     await session.release();
 
@@ -841,6 +995,12 @@ async function main(): Promise<void> {
     process.stdout.write(`\n${report(chosen, comparisons)}\n`);
     for (const f of failures) {
       process.stdout.write(`FAILED  ${f.target} (round ${f.round}): ${f.error.split('\n')[0]}\n`);
+    }
+    const exported = collector?.counts();
+    if (exported && exported.rejected > 0) {
+      process.stdout.write(
+        `WARNING  the stub OTLP collector refused ${exported.rejected} requests (wrong path or method)\n`,
+      );
     }
     const loadAfter = loadavg();
     process.stdout.write(
@@ -877,6 +1037,7 @@ async function main(): Promise<void> {
             bytesPerBody: p.bytesPerBody,
           })),
           servers: serverDetails,
+          otlpStubCollector: exported,
           target: {
             ...TARGET,
             rule: 'argus-batching single-row: rows/s >= 1.0x bare and p99 <= 1.2x bare',
@@ -895,6 +1056,8 @@ async function main(): Promise<void> {
     if (failures.length > 0) process.exitCode = 1;
   } finally {
     killAllChildren();
+    await collector?.close();
+    await clickhouse?.dispose();
     rmSync(work, { recursive: true, force: true });
   }
 }

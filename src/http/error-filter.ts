@@ -13,11 +13,18 @@ export class ErrorFilter implements ExceptionFilter {
   private readonly log = new Logger('http');
 
   catch(err: unknown, host: ArgumentsHost): void {
-    const reply = host.switchToHttp().getResponse<FastifyReply>();
-    void reply.status(httpStatusOf(err)).send(errorBody(err, this.log));
-    if (err instanceof OverloadedError)
-      void reply.header('Retry-After', String(err.retryAfterSeconds));
+    sendError(host.switchToHttp().getResponse<FastifyReply>(), err, this.log);
   }
+}
+
+/**
+ * Answers `err` the way the filter does. Routes served straight by Fastify (the predict routes,
+ * outside Nest's router) call it so their errors look exactly like every other route's.
+ */
+export function sendError(reply: FastifyReply, err: unknown, log: Logger): void {
+  if (err instanceof OverloadedError)
+    void reply.header('Retry-After', String(err.retryAfterSeconds));
+  void reply.status(httpStatusOf(err)).send(errorBody(err, log));
 }
 
 export function errorBody(err: unknown, log: Logger): Record<string, unknown> {

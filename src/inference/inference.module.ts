@@ -1,14 +1,14 @@
 import { Module } from '@nestjs/common';
 import { RegistryModule } from '../registry/registry.module';
-import { V1PredictController } from './http/v1.controller';
+import { PredictRoutes } from './http/predict-routes';
 import { V2Controller } from './http/v2.controller';
 import { InferenceService } from './inference.service';
 import { ModelRuntime } from './model-runtime';
 
 @Module({
   imports: [RegistryModule],
-  providers: [ModelRuntime, InferenceService],
-  controllers: [V2Controller, V1PredictController],
-  exports: [ModelRuntime, InferenceService],
+  providers: [ModelRuntime, InferenceService, PredictRoutes],
+  controllers: [V2Controller],
+  exports: [ModelRuntime, InferenceService, PredictRoutes],
 })
 export class InferenceModule {}

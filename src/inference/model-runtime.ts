@@ -69,6 +69,22 @@ export class ModelRuntime implements OnApplicationShutdown {
     return this.readyKeys.has(`${name}@${version}`);
   }
 
+  /**
+   * The loaded version that serves a request, when it is already known without I/O (the champion,
+   * or a pinned version an alias points at); undefined otherwise — then call `resolve`.
+   */
+  resolveLoaded(name: string, version?: number): ResolvedModel | undefined {
+    const aliases = this.routes.get(name);
+    if (!aliases) return undefined;
+    if (version === undefined) {
+      const champion = aliases.get('champion');
+      return champion ? { model: champion, route: 'champion' } : undefined;
+    }
+    for (const m of aliases.values())
+      if (m.version === version) return { model: m, route: 'pinned' };
+    return undefined;
+  }
+
   /** Resolves a request to a loaded version: a pinned version, or the champion. */
   async resolve(name: string, version?: number): Promise<ResolvedModel> {
     if (version !== undefined) {
@@ -144,13 +160,18 @@ export class ModelRuntime implements OnApplicationShutdown {
       const { bytes } = await this.registry.readModel(manifest.name, manifest.version);
       const session = await this.onnx.load(bytes);
       const policy = this.policyFor(manifest);
+      // Series bound once per version: prom-client hashes the label set on every labelled call.
+      const batchSize = this.metrics.batchSize.labels(labels);
+      const batchRequests = this.metrics.batchRequests.labels(labels);
+      const queueWait = this.metrics.queueWait.labels(labels);
+      const inferenceDuration = this.metrics.inferenceDuration.labels(labels);
       const model = new LoadedModel(manifest, session, policy, {
         onBatch: (report) => {
-          this.metrics.batchSize.observe(labels, report.rows);
-          this.metrics.batchRequests.observe(labels, report.requests);
-          for (const w of report.queueWaitMicros) this.metrics.queueWait.observe(labels, w / 1e6);
+          batchSize.observe(report.rows);
+          batchRequests.observe(report.requests);
+          for (const w of report.queueWaitMicros) queueWait.observe(w / 1e6);
         },
-        onRun: (seconds) => this.metrics.inferenceDuration.observe(labels, seconds),
+        onRun: (seconds) => inferenceDuration.observe(seconds),
       });
       await model.warmUp(policy.maxBatchSize);
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;

@@ -1,20 +1,21 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ArgusError, ModelNotFoundError } from '../../common/errors';
+import { Controller, Get, Param, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { ModelNotFoundError } from '../../common/errors';
 import { assertModelName, parseVersion } from '../../registry/manifest';
 import { ModelRegistry } from '../../registry/model-registry';
-import { decodeV2InferRequest, encodeV2InferResponse, v2ModelMetadata } from '../codecs';
-import { InferenceService } from '../inference.service';
+import { v2ModelMetadata } from '../codecs';
 import { ModelRuntime } from '../model-runtime';
 
 export const SERVER_NAME = 'argus';
 export const SERVER_VERSION = '0.1.0';
 
-/** KServe V2 / Open Inference Protocol REST endpoints. */
+/**
+ * KServe V2 / Open Inference Protocol REST endpoints: server and model metadata, health. The infer
+ * routes are plain Fastify routes (`PredictRoutes`), off Nest's per-request router overhead.
+ */
 @Controller('v2')
 export class V2Controller {
   constructor(
-    private readonly inference: InferenceService,
     private readonly runtime: ModelRuntime,
     private readonly registry: ModelRegistry,
   ) {}
@@ -63,55 +64,6 @@ export class V2Controller {
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     return this.readiness(model, parseVersion(version), reply);
-  }
-
-  @Post('models/:model/infer')
-  @HttpCode(200)
-  async infer(@Param('model') model: string, @Body() body: unknown, @Req() req: FastifyRequest) {
-    return this.run(model, undefined, body, req);
-  }
-
-  @Post('models/:model/versions/:version/infer')
-  @HttpCode(200)
-  async inferVersion(
-    @Param('model') model: string,
-    @Param('version') version: string,
-    @Body() body: unknown,
-    @Req() req: FastifyRequest,
-  ) {
-    return this.run(model, parseVersion(version), body, req);
-  }
-
-  private async run(
-    model: string,
-    version: number | undefined,
-    body: unknown,
-    req: FastifyRequest,
-  ) {
-    if (req.headers['inference-header-content-length'] !== undefined) {
-      throw new ArgusError(
-        'unsupported',
-        'the binary tensor data extension is not supported yet; send JSON tensors',
-      );
-    }
-    const outcome = await this.inference.infer(
-      { model, version, requestId: req.id, protocol: 'v2' },
-      (manifest) =>
-        decodeV2InferRequest(
-          body,
-          manifest.inputs,
-          manifest.outputs,
-          this.inference.maxRowsPerRequest,
-        ),
-    );
-    return encodeV2InferResponse(
-      outcome.manifest.name,
-      outcome.manifest.version,
-      outcome.decoded.id ?? req.id,
-      outcome.outputs,
-      outcome.decoded.outputs,
-      outcome.predictionIds,
-    );
   }
 
   private async metadata(model: string, version?: number) {

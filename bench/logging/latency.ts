@@ -1,9 +1,11 @@
 import autocannon from 'autocannon';
 import { ChildProcess, fork, spawnSync } from 'node:child_process';
+import { Dirent, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { OnnxRuntime } from '../../src/onnx/onnx-runtime';
 import { ModelRegistry } from '../../src/registry/model-registry';
+import { DuckDbStore } from '../../src/store/duckdb-store';
 import { mnistSizedClassifier } from '../../test/fixtures/models';
 import type { ChildMessage, ReadyMessage, StatsMessage } from '../serving/child';
 import { buildPayload, mnistRows, Payload } from '../serving/payloads';
@@ -38,6 +40,11 @@ export interface LatencySide extends LatencySummary {
   errors: number;
   /** Logging on: distinct ids stored in ClickHouse after the child shut down. */
   logged?: number;
+  /**
+   * Logging on: bytes left in the child's spool at exit (batches the store did not take in time,
+   * replayed at the next start — not lost). Non-zero means the store fell behind during the run.
+   */
+  spooledBytesAtExit?: number;
   /** Median over the runs of the server's CPU time per answered request (all threads). */
   cpuUsPerRequest: number;
   /** Median over the runs of clickhouse-server's CPU time per answered request. */
@@ -52,8 +59,12 @@ export interface LatencySide extends LatencySummary {
 }
 
 export interface LatencyComparison {
+  /** Where the logging-on child logs: ClickHouse, or the embedded DuckDB file (the default store). */
+  store: 'clickhouse' | 'duckdb';
   /** clickhouse-server pinned to its own core(s), Argus and the load generator to the others. */
   isolated: boolean;
+  /** clickhouse-server ran at nice 19 during this comparison. */
+  niced: boolean;
   connections: number;
   seconds: number;
   rounds: number;
@@ -63,6 +74,18 @@ export interface LatencyComparison {
 
 export interface LatencyOptions {
   clickhouseUrl: string;
+  /**
+   * Where logging goes: `clickhouse` (default; `clickhouseUrl`) or `duckdb` (no CLICKHOUSE_URL: the
+   * child logs into `ARGUS_HOME/argus.duckdb`, the default store; the logging-off child still has
+   * no store traffic at all).
+   */
+  store?: 'clickhouse' | 'duckdb';
+  /** Names this comparison's ARGUS_HOMEs and databases apart from the others of the run. */
+  tag?: string;
+  /** clickhouse-server runs at nice 19 (recorded in the result; the caller renices it). */
+  niced?: boolean;
+  /** Runs before every measured drive (e.g. to renice threads clickhouse-server started since). */
+  beforeRun?: () => void;
   seconds: number;
   connections: number;
   rounds?: number;
@@ -233,6 +256,33 @@ async function clickhouseCount(url: string, sql: string): Promise<number> {
   return Number(text.trim());
 }
 
+/** Total size of the files under `dir` (0 if it does not exist). */
+function directoryBytes(dir: string): number {
+  let total = 0;
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) {
+    const path = join(dir, entry.name);
+    total += entry.isDirectory() ? directoryBytes(path) : statSync(path).size;
+  }
+  return total;
+}
+
+/** Successful predictions in a DuckDB file the logging child wrote (ids are unique there). */
+async function duckdbCount(path: string): Promise<number> {
+  const db = await DuckDbStore.open({ path });
+  try {
+    const counts = await db.countPredictions();
+    return counts.filter((c) => c.status === 200).reduce((sum, c) => sum + c.count, 0);
+  } finally {
+    await db.close();
+  }
+}
+
 /** Sets the CPU affinity of every thread of `pid` (Linux `taskset`). */
 function pin(pid: number, cores: string): void {
   const result = spawnSync('taskset', ['-a', '-p', '-c', cores, String(pid)], { encoding: 'utf8' });
@@ -244,7 +294,8 @@ function pin(pid: number, cores: string): void {
 export async function runLatencyComparison(options: LatencyOptions): Promise<LatencyComparison> {
   const rounds = options.rounds ?? 3;
   const model = mnistSizedClassifier();
-  const tag = options.isolate ? '-isolated' : '';
+  const store = options.store ?? 'clickhouse';
+  const tag = options.tag ?? (options.isolate ? '-isolated' : '');
   const homes: Record<'on' | 'off', string> = {
     on: join(options.work, `latency-on${tag}`),
     off: join(options.work, `latency-off${tag}`),
@@ -259,7 +310,10 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
     );
   }
   const database = { on: 'bench_latency_on', off: 'bench_latency_off' };
-  const common = { CLICKHOUSE_URL: options.clickhouseUrl };
+  const common: Record<string, string> =
+    store === 'clickhouse' ? { CLICKHOUSE_URL: options.clickhouseUrl } : {};
+  const databaseEnv = (name: string): Record<string, string> =>
+    store === 'clickhouse' ? { CLICKHOUSE_DATABASE: name } : {};
   const servers: Partial<Record<'on' | 'off', Child>> = {};
   const sides: Record<
     'on' | 'off',
@@ -269,7 +323,7 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
     off: { drives: [], served: 0, non2xx: 0, errors: 0 },
   };
   // Each comparison logs into its own databases.
-  const suffix = options.isolate ? '_isolated' : '';
+  const suffix = tag.replace(/\W/g, '_');
   database.on += suffix;
   database.off += suffix;
   try {
@@ -278,7 +332,7 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
       {
         ...common,
         ARGUS_HOME: homes.off,
-        CLICKHOUSE_DATABASE: database.off,
+        ...databaseEnv(database.off),
         ARGUS_LOG_PREDICTIONS: 'false',
       },
       options.cpuProfDir,
@@ -288,7 +342,7 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
       {
         ...common,
         ARGUS_HOME: homes.on,
-        CLICKHOUSE_DATABASE: database.on,
+        ...databaseEnv(database.on),
         ARGUS_LOG_PREDICTIONS: 'true',
       },
       options.cpuProfDir,
@@ -310,6 +364,7 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
     for (let r = 0; r < rounds; r++)
       runs.push(...(r % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)));
     for (const side of runs) {
+      options.beforeRun?.();
       const cpuBefore = await servers[side]!.cpuMs();
       const chBefore = options.clickhouseCpuMs?.() ?? NaN;
       const result = await drive(servers[side]!.url, payload, options.seconds, options.connections);
@@ -333,10 +388,13 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
       pin(process.pid, options.isolate.allCores);
     }
   }
-  const logged = await clickhouseCount(
-    options.clickhouseUrl,
-    `SELECT uniqExact(id) FROM ${database.on}.predictions WHERE status = 200`,
-  );
+  const logged =
+    store === 'clickhouse'
+      ? await clickhouseCount(
+          options.clickhouseUrl,
+          `SELECT uniqExact(id) FROM ${database.on}.predictions WHERE status = 200`,
+        )
+      : await duckdbCount(join(homes.on, 'argus.duckdb'));
 
   const summarizeSide = (side: 'on' | 'off'): LatencySide => {
     const runs = sides[side].drives.map((d) => {
@@ -364,11 +422,17 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
     };
   };
   return {
+    store,
     isolated: options.isolate !== undefined,
+    niced: options.niced === true,
     connections: options.connections,
     seconds: options.seconds,
     rounds,
     off: summarizeSide('off'),
-    on: { ...summarizeSide('on'), logged },
+    on: {
+      ...summarizeSide('on'),
+      logged,
+      spooledBytesAtExit: directoryBytes(join(homes.on, 'spool')),
+    },
   };
 }

@@ -1,5 +1,13 @@
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -45,6 +53,12 @@ const HELP = `usage: node -r ts-node/register/transpile-only bench/logging/run.t
   --cpu-prof DIR        (iii): V8 CPU profile of each Argus child into DIR
   --no-isolate          skip (iii-b), the latency comparison with clickhouse-server pinned to its
                         own core (taskset) and Argus + the load generator to the others
+  --latency-modes LIST  which (iii) comparisons, comma-separated (default all):
+                          colocated  clickhouse-server shares both cores at normal priority
+                          isolated   (iii-b) clickhouse-server pinned to its own core
+                          niced      (iii-c) clickhouse-server at nice 19 (renice, all threads):
+                                     Argus's own added latency, ClickHouse's CPU out of the way
+                          duckdb     (iii-d) logging to the default embedded DuckDB store
   --skip-latency        run (i) and (ii) only
   --only-latency        run (iii) only
   --quick               smoke run: 200k bulk rows, 8 s writer, 4 s per latency measurement
@@ -128,6 +142,20 @@ function processCpuMs(pid: number | undefined): number {
   } catch {
     return NaN;
   }
+}
+
+/**
+ * Sets the nice value of every thread of `pid` (Linux: nice is per thread, `renice -p` changes
+ * only the one named). Failures (no permission to lower it again, a thread that ended) are ignored.
+ */
+function renice(pid: number, nice: number): void {
+  let tids: string[] = [String(pid)];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    // not Linux, or the process ended
+  }
+  spawnSync('renice', ['-n', String(nice), '-p', ...tids], { stdio: 'ignore' });
 }
 
 /** USER_HZ: 100 on every Linux Node runs on. */
@@ -330,6 +358,7 @@ async function main(): Promise<void> {
       'cpu-prof': { type: 'string' },
       rounds: { type: 'string' },
       'only-latency': { type: 'boolean' },
+      'latency-modes': { type: 'string' },
       quick: { type: 'boolean' },
       out: { type: 'string' },
       help: { type: 'boolean' },
@@ -346,6 +375,10 @@ async function main(): Promise<void> {
   const connections = Number(values.connections ?? 32);
   const flushRows = values['flush-rows'] !== undefined ? Number(values['flush-rows']) : undefined;
   const out = resolve(values.out ?? join(ROOT, 'bench', 'results', 'logging.json'));
+  const modes = new Set(
+    (values['latency-modes'] ?? 'colocated,isolated,niced,duckdb').split(',').map((m) => m.trim()),
+  );
+  if (values['no-isolate'] === true) modes.delete('isolated');
   for (const [name, v] of Object.entries({ rows, duration, latencyDuration, connections })) {
     if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
   }
@@ -364,6 +397,8 @@ async function main(): Promise<void> {
   let latencyIsolated: LatencyComparison | undefined;
   let writer: WriterResult | undefined;
   let latency: LatencyComparison | undefined;
+  let latencyNiced: LatencyComparison | undefined;
+  let latencyDuckDb: LatencyComparison | undefined;
   try {
     if (!values['only-latency']) {
       // The writer first, in a fresh process (its RSS figures are not inflated by the bulk file's
@@ -381,20 +416,23 @@ async function main(): Promise<void> {
       process.stderr.write(`    ${fmt(bulkRowBinary.rowsPerSec)} rows/s\n`);
       await waitForMerges(server.url);
     }
-    if (!values['skip-latency']) {
+    const latencyRounds = values.rounds !== undefined ? Number(values.rounds) : quick ? 2 : 3;
+    if (!values['skip-latency'] && modes.has('colocated')) {
       process.stderr.write(`(iii) p99 latency, logging on vs off, ${latencyDuration} s each ...\n`);
       latency = await runLatencyComparison({
         clickhouseUrl: server.url,
         seconds: latencyDuration,
         connections,
         work,
-        rounds: values.rounds !== undefined ? Number(values.rounds) : quick ? 2 : 3,
+        rounds: latencyRounds,
         cpuProfDir: values['cpu-prof'] !== undefined ? resolve(values['cpu-prof']) : undefined,
         clickhouseCpuMs: () => processCpuMs(server.pid),
         log: (m) => process.stderr.write(`    ${m}\n`),
       });
+    }
+    if (!values['skip-latency']) {
       const cores = cpus().length;
-      if (values['no-isolate'] !== true && cores >= 2 && server.pid !== undefined) {
+      if (modes.has('isolated') && cores >= 2 && server.pid !== undefined) {
         // The same comparison with clickhouse-server pinned to the last core, and Argus and the
         // load generator to the others: ClickHouse's own ingest work no longer takes CPU from the
         // server being measured, as when it runs on its own machine.
@@ -406,7 +444,7 @@ async function main(): Promise<void> {
           seconds: latencyDuration,
           connections,
           work,
-          rounds: values.rounds !== undefined ? Number(values.rounds) : quick ? 2 : 3,
+          rounds: latencyRounds,
           clickhouseCpuMs: () => processCpuMs(server.pid),
           isolate: {
             clickhousePid: server.pid,
@@ -414,6 +452,43 @@ async function main(): Promise<void> {
             argusCores: cores === 2 ? '0' : `0-${cores - 2}`,
             allCores: `0-${cores - 1}`,
           },
+          log: (m) => process.stderr.write(`    ${m}\n`),
+        });
+      }
+      const chPid = server.pid;
+      if (modes.has('niced') && chPid !== undefined) {
+        process.stderr.write(`(iii-c) the same with clickhouse-server at nice 19 ...\n`);
+        renice(chPid, 19);
+        try {
+          latencyNiced = await runLatencyComparison({
+            clickhouseUrl: server.url,
+            seconds: latencyDuration,
+            connections,
+            work,
+            rounds: latencyRounds,
+            tag: '-niced',
+            niced: true,
+            // Threads clickhouse-server starts later inherit their creator's nice value, but not
+            // every creator was reniced: renice every thread before each run.
+            beforeRun: () => renice(chPid, 19),
+            clickhouseCpuMs: () => processCpuMs(server.pid),
+            log: (m) => process.stderr.write(`    ${m}\n`),
+          });
+        } finally {
+          renice(chPid, 0);
+        }
+      }
+      if (modes.has('duckdb')) {
+        process.stderr.write(`(iii-d) p99 latency, logging to DuckDB (the default store) ...\n`);
+        latencyDuckDb = await runLatencyComparison({
+          clickhouseUrl: server.url,
+          store: 'duckdb',
+          seconds: latencyDuration,
+          connections,
+          work,
+          rounds: latencyRounds,
+          tag: '-duckdb',
+          clickhouseCpuMs: () => processCpuMs(server.pid),
           log: (m) => process.stderr.write(`    ${m}\n`),
         });
       }
@@ -493,12 +568,13 @@ async function main(): Promise<void> {
     ]);
   }
   const latencyRows = (result: LatencyComparison, label: string, key: string) => {
+    const storeName = result.store === 'duckdb' ? 'DuckDB' : 'ClickHouse';
     const added = result.on.p99Ms / result.off.p99Ms - 1;
     const pass = added <= TARGET.maxP99Added;
     comparisons[key] = { added, target: TARGET.maxP99Added, pass };
     row([`${label} p99 logging off`, `${result.off.p99Ms.toFixed(2)} ms`, '', '', '']);
     row([
-      `      p99 logging → ClickHouse`,
+      `      p99 logging → ${storeName}`,
       `${result.on.p99Ms.toFixed(2)} ms`,
       signedPercent(added),
       `≤ +${TARGET.maxP99Added * 100} %`,
@@ -533,8 +609,9 @@ async function main(): Promise<void> {
       '',
     ]);
     row([
-      `      rows logged (uniqExact) / served`,
-      `${fmt(result.on.logged ?? 0)} / ${fmt(result.on.served)}`,
+      `      rows logged (${result.store === 'duckdb' ? 'count' : 'uniqExact'}) / served`,
+      `${fmt(result.on.logged ?? 0)} / ${fmt(result.on.served)}` +
+        (result.on.spooledBytesAtExit ? ` (+ ${fmt(result.on.spooledBytesAtExit)} B spooled)` : ''),
       '',
       '',
       '',
@@ -544,6 +621,14 @@ async function main(): Promise<void> {
   if (latencyIsolated) {
     row(['(iii-b) clickhouse-server on its own core:', '', '', '', '']);
     latencyRows(latencyIsolated, '      ', 'p99AddedClickHouseIsolated');
+  }
+  if (latencyNiced) {
+    row(['(iii-c) clickhouse-server at nice 19:', '', '', '', '']);
+    latencyRows(latencyNiced, '      ', 'p99AddedClickHouseNiced');
+  }
+  if (latencyDuckDb) {
+    row(['(iii-d) logging to DuckDB (default store):', '', '', '', '']);
+    latencyRows(latencyDuckDb, '      ', 'p99AddedDuckDb');
   }
   const load1 = loadavg();
   process.stdout.write(
@@ -577,6 +662,8 @@ async function main(): Promise<void> {
         writer,
         latency,
         latencyIsolated,
+        latencyNiced,
+        latencyDuckDb,
         bulkRowBinary,
         comparisons,
       },

@@ -19,3 +19,19 @@ export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number 
   for (let i = start; i < end; i++) crc = CRC32_TABLE[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
   return (crc ^ 0xffffffff) >>> 0;
 }
+
+/**
+ * Incremental CRC-32: `crc32Final(crc32Update(crc32Update(CRC32_INITIAL, a), b))` equals
+ * `crc32` of `a` followed by `b`, so a long buffer can be checksummed a slice at a time.
+ */
+export const CRC32_INITIAL = 0xffffffff;
+
+export function crc32Update(crc: number, bytes: Uint8Array, start = 0, end = bytes.length): number {
+  let c = crc;
+  for (let i = start; i < end; i++) c = CRC32_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return c;
+}
+
+export function crc32Final(crc: number): number {
+  return (crc ^ 0xffffffff) >>> 0;
+}

@@ -1,0 +1,144 @@
+import { DuckDBDataChunk } from '@duckdb/node-api';
+import { randomUUID } from 'node:crypto';
+import { AdaptiveSlices, yieldToEventLoop } from '../../../src/common/event-loop-slices';
+import { StoredPrediction } from '../../../src/store';
+import {
+  appendPredictionChunks,
+  FLUSH_BYTES,
+  INCOMING_PREDICTION_TYPES,
+  predictionChunk,
+} from '../../../src/store/duckdb-chunks';
+
+/**
+ * The slicing of DuckDB prediction appends (src/store/duckdb-chunks.ts) and the slice sizing it
+ * uses (src/common/event-loop-slices.ts), without a database: a fake appender records what it is
+ * given. Real round trips are in test/integration/logging/duckdb-chunked-insert.test.ts.
+ */
+
+function row(i: number, width = 8): StoredPrediction {
+  return {
+    id: randomUUID(),
+    request_id: `r${i}`,
+    ts: 1_700_000_000_000 + i,
+    model: 'm',
+    model_version: 1,
+    route: 'champion',
+    client_id: '',
+    trace_id: '',
+    span_id: '',
+    inputs: new Float32Array(width).fill(i),
+    scores: [0.25, 0.75],
+    label: '1',
+    value: null,
+    latency_us: i,
+    batch_size: 1,
+    status: 200,
+    error: '',
+    protocol: 'v1',
+  };
+}
+
+class FakeAppender {
+  /** Ids of each appended chunk, in order. */
+  readonly chunks: string[][] = [];
+  /** Rows appended before each flush (cumulative). */
+  readonly flushes: number[] = [];
+  private rows = 0;
+
+  appendDataChunk(chunk: DuckDBDataChunk): void {
+    const ids = chunk.getColumnValues(0).map(String);
+    this.chunks.push(ids);
+    this.rows += ids.length;
+  }
+
+  flushSync(): void {
+    this.flushes.push(this.rows);
+  }
+}
+
+describe('AdaptiveSlices', () => {
+  it('starts at firstUnits and sizes each slice to the budget from the last one', () => {
+    const slices = new AdaptiveSlices({ budgetMs: 1, firstUnits: 64, maxUnits: 2048 });
+    expect(slices.next()).toBe(64);
+    slices.record(64, 2); // 31.25 µs a unit: 32 fit in 1 ms
+    expect(slices.next()).toBe(32);
+    slices.record(32, 0.5); // faster: 64 fit, within the 4× growth cap
+    expect(slices.next()).toBe(64);
+  });
+
+  it('grows at most 4× per slice and stays within its bounds', () => {
+    const slices = new AdaptiveSlices({ budgetMs: 1, firstUnits: 10, minUnits: 2, maxUnits: 100 });
+    slices.record(10, 0); // "free": capped at 4×
+    expect(slices.next()).toBe(40);
+    slices.record(40, 0);
+    expect(slices.next()).toBe(100); // maxUnits
+    slices.record(100, 1000); // very slow: minUnits
+    expect(slices.next()).toBe(2);
+    slices.record(0, 5); // nothing done: unchanged
+    expect(slices.next()).toBe(2);
+  });
+
+  it('yieldToEventLoop lets due immediates run first', async () => {
+    const order: string[] = [];
+    setImmediate(() => order.push('immediate'));
+    await yieldToEventLoop();
+    order.push('after yield');
+    expect(order).toEqual(['immediate', 'after yield']);
+  });
+});
+
+describe('appendPredictionChunks', () => {
+  it('appends every row once, in order, in slices, flushing at FLUSH_BYTES and at the end', async () => {
+    const rows = Array.from({ length: 1000 }, (_, i) => row(i, 784));
+    const appender = new FakeAppender();
+    // Fixed slices of 7 rows (budget never reached by the clamp) to make the cut deterministic.
+    const slices = new AdaptiveSlices({ budgetMs: 1e9, firstUnits: 7, maxUnits: 7 });
+    const count = await appendPredictionChunks(appender, rows, slices, 64 * 1024);
+    expect(appender.chunks.flat()).toEqual(rows.map((r) => r.id));
+    expect(count).toBe(appender.chunks.length);
+    for (const chunk of appender.chunks) expect(chunk.length).toBeLessThanOrEqual(7);
+    // 784-value rows are ~3.3 KB: a flush every ~20 rows, and one after the last row.
+    expect(appender.flushes.length).toBeGreaterThan(40);
+    expect(appender.flushes[appender.flushes.length - 1]).toBe(rows.length);
+    for (let i = 1; i < appender.flushes.length; i++) {
+      expect(appender.flushes[i]).toBeGreaterThan(appender.flushes[i - 1]);
+    }
+  });
+
+  it('hands the event loop back between slices', async () => {
+    const rows = Array.from({ length: 300 }, (_, i) => row(i));
+    const appender = new FakeAppender();
+    const slices = new AdaptiveSlices({ budgetMs: 1e9, firstUnits: 10, maxUnits: 10 });
+    let turns = 0;
+    let running = true;
+    const tick = (): void => {
+      turns++;
+      if (running) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const count = await appendPredictionChunks(appender, rows, slices);
+    running = false;
+    expect(count).toBe(30);
+    expect(turns).toBeGreaterThanOrEqual(29);
+    expect(appender.flushes).toEqual([300]); // 8-feature rows: far below FLUSH_BYTES
+    expect(FLUSH_BYTES).toBeGreaterThan(300 * 300);
+  });
+
+  it('an empty batch appends and flushes nothing', async () => {
+    const appender = new FakeAppender();
+    expect(await appendPredictionChunks(appender, [])).toBe(0);
+    expect(appender.chunks).toEqual([]);
+    expect(appender.flushes).toEqual([]);
+  });
+
+  it('predictionChunk fills every column of the staging table, empty bins as NULL', () => {
+    const rows = [row(0), { ...row(1), feature_bins: [1, 2] }, { ...row(2), inputs: [] }];
+    const chunk = predictionChunk(rows, 0, 3);
+    expect(chunk.columnCount).toBe(INCOMING_PREDICTION_TYPES.length);
+    expect(chunk.rowCount).toBe(3);
+    const bins = chunk.getColumnValues(11);
+    expect(bins[0]).toBeNull();
+    expect(bins[1]).not.toBeNull();
+    expect(chunk.getColumnValues(18)).toEqual(['', '', '']);
+  });
+});

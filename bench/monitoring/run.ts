@@ -7,7 +7,11 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { compileLayout, monitoringLayout } from '../../src/monitoring/monitoring-layout';
 import { buildVersionProfile, VersionProfile } from '../../src/monitoring/version-profile';
-import { evaluateWindow, EvaluationTarget } from '../../src/monitoring/window-evaluation';
+import {
+  evaluateWindow,
+  EvaluationTarget,
+  WindowReport,
+} from '../../src/monitoring/window-evaluation';
 import { ModelManifest } from '../../src/registry/manifest';
 import { AnalyticsStore } from '../../src/store/analytics-store';
 import { ClickHouseStore } from '../../src/store/clickhouse-store';
@@ -45,6 +49,8 @@ const HELP = `usage: node -r ts-node/register/transpile-only bench/monitoring/ru
   --sizes LIST     ClickHouse row counts (default 1000000,10000000)
   --duckdb N       DuckDB row count (default 1000000; 0 skips DuckDB)
   --repeats N      timed repetitions per measurement, median reported (default 3)
+  --unit-rows N    predictions per delivery unit (writer flush) in the insert-time aggregates
+                   (default 5000, a full flush; a 1 s flush at R rows/s makes units of R rows)
   --out FILE       results file (default bench/results/monitoring.json)
   --help
 `;
@@ -177,6 +183,94 @@ FROM range({rows}) AS t(i)`,
   ).text;
 }
 
+/**
+ * The insert-time aggregates of the generated rows (`prediction_aggregates`, what
+ * src/store/prediction-aggregates.ts computes in every real insert), with the rows cut into
+ * delivery units of `unitRows` consecutive predictions, as the prediction writer's flushes would.
+ */
+function aggregatesSql(
+  profile: VersionProfile,
+  dialect: SqlDialect,
+  model: string,
+  rows: number,
+  unitRows: number,
+): string {
+  const layout = monitoringLayout(profile);
+  const width = layout.width;
+  const classes = layout.scores.length;
+  const params: SqlParams = {
+    model,
+    base: BASE_TS,
+    rows,
+    unitSpan: DAY_MS * unitRows,
+    widthKey: width * 1048576,
+    offset: width - classes,
+    sliceFrom: width - classes + 1,
+  };
+  const { sliceFrom: _unused, ...duckParams } = params;
+  void _unused;
+  if (dialect === 'clickhouse') {
+    return bindSql(
+      dialect,
+      `INSERT INTO prediction_aggregates (model, model_version, ts_ms, batch_key, label, status, rows, bin_keys, bin_counts, score_keys, score_sums)
+SELECT model, model_version, intDiv(ts_ms, 60000) * 60000 AS minute,
+       toString(intDiv((ts_ms - {base}) * {rows}, {unitSpan})) AS batch_key, label, status, count() AS rows,
+       tupleElement(sumMap(bk, bc), 1), tupleElement(sumMap(bk, bc), 2),
+       tupleElement(sumMap(sk, sv), 1), tupleElement(sumMap(sk, sv), 2)
+FROM
+(
+    SELECT model, model_version, ts_ms, label, status,
+           arrayMap((b, i) -> toUInt32({widthKey} + i * 256 + b), feature_bins, arrayEnumerate(feature_bins)) AS bk,
+           arrayMap(b -> toUInt64(1), feature_bins) AS bc,
+           arrayMap((b, i) -> toUInt32({widthKey} + ({offset} + i) * 256 + b), arraySlice(feature_bins, {sliceFrom}), arrayEnumerate(scores)) AS sk,
+           arrayMap(x -> toFloat64(x), scores) AS sv
+    FROM predictions WHERE model = {model}
+)
+GROUP BY model, model_version, minute, batch_key, label, status`,
+      params,
+    ).text;
+  }
+  return bindSql(
+    dialect,
+    `INSERT INTO prediction_aggregates
+WITH r AS (
+    SELECT model, model_version, (ts_ms // 60000) * 60000 AS minute,
+           CAST((ts_ms - {base}) * {rows} // {unitSpan} AS VARCHAR) AS batch_key, label, status,
+           feature_bins, scores
+    FROM predictions WHERE model = {model}
+), g AS (
+    SELECT model, model_version, minute, batch_key, label, status, count(*) AS rows
+    FROM r GROUP BY ALL
+), b AS (
+    SELECT model, model_version, minute, batch_key, label, status,
+           list(key ORDER BY key) AS bin_keys, list(n ORDER BY key) AS bin_counts
+    FROM (SELECT model, model_version, minute, batch_key, label, status, key, count(*) AS n
+          FROM (SELECT *, CAST({widthKey} + p * 256 + bin AS UINTEGER) AS key
+                FROM (SELECT model, model_version, minute, batch_key, label, status,
+                             unnest(range(1, len(feature_bins) + 1)) AS p, unnest(feature_bins) AS bin
+                      FROM r))
+          GROUP BY ALL)
+    GROUP BY ALL
+), s AS (
+    SELECT model, model_version, minute, batch_key, label, status,
+           list(key ORDER BY key) AS score_keys, list(total ORDER BY key) AS score_sums
+    FROM (SELECT model, model_version, minute, batch_key, label, status,
+                 CAST({widthKey} + ({offset} + c) * 256 + feature_bins[{offset} + c] AS UINTEGER) AS key,
+                 sum(CAST(scores[c] AS DOUBLE)) AS total
+          FROM (SELECT *, unnest(range(1, len(scores) + 1)) AS c FROM r)
+          GROUP BY ALL)
+    GROUP BY ALL
+)
+SELECT g.model, g.model_version, g.minute, g.batch_key, g.label, g.status, g.rows,
+       coalesce(b.bin_keys, []), coalesce(b.bin_counts, []),
+       coalesce(s.score_keys, []), coalesce(s.score_sums, [])
+FROM g
+LEFT JOIN b USING (model, model_version, minute, batch_key, label, status)
+LEFT JOIN s USING (model, model_version, minute, batch_key, label, status)`,
+    duckParams,
+  ).text;
+}
+
 function feedbackSql(dialect: SqlDialect, model: string): string {
   if (dialect === 'clickhouse') {
     return bindSql(
@@ -260,7 +354,42 @@ interface Measurement {
   target_ratio: number;
   within_target: boolean;
   queries_seconds: Record<string, number>;
-  check: { drift_share: number | null; accuracy: number | null; estimated_accuracy: number | null };
+  raw_path_evaluation_seconds: number;
+  check: Check;
+  raw_path_check: Check;
+}
+
+interface Check {
+  rows: number;
+  monitored_rows: number | null;
+  labeled_rows: number;
+  drift_share: number | null;
+  accuracy: number | null;
+  roc_auc: number | null;
+  estimated_accuracy: number | null;
+}
+
+/** Equal up to float summation order (1e-9 relative). */
+function sameFigures(a: Check, b: Check): boolean {
+  return (Object.keys(a) as (keyof Check)[]).every((k) => {
+    const x = a[k];
+    const y = b[k];
+    if (x === null || y === null) return x === y;
+    return Math.abs(x - y) <= 1e-9 * Math.max(1, Math.abs(x), Math.abs(y));
+  });
+}
+
+function checkOf(report: WindowReport): Check {
+  const quality = report.quality?.task === 'classification' ? report.quality : null;
+  return {
+    rows: report.rows,
+    monitored_rows: report.drift?.monitored_rows ?? null,
+    labeled_rows: report.labeled_rows,
+    drift_share: report.drift?.drift_share ?? null,
+    accuracy: quality?.accuracy ?? null,
+    roc_auc: quality?.roc_auc ?? null,
+    estimated_accuracy: report.estimated?.metrics.accuracy?.value ?? null,
+  };
 }
 
 async function measure(
@@ -285,6 +414,11 @@ async function measure(
   const evaluation = await timed(repeats, () => evaluateWindow(store, target, window));
   const times = new Map<string, number>();
   const report = await evaluateWindow(instrumented(store, times), target, window);
+  // The same evaluation from the predictions table alone (the pre-aggregate path), once: its time
+  // for comparison, and its figures must match the aggregate path's.
+  const rawPathStarted = performance.now();
+  const rawPath = await evaluateWindow(store, target, window, { source: 'raw' });
+  const rawPathSeconds = (performance.now() - rawPathStarted) / 1000;
   const rawSeconds = median(raw);
   const evaluationSeconds = median(evaluation);
   return {
@@ -298,11 +432,9 @@ async function measure(
     target_ratio: TARGET_RATIO,
     within_target: evaluationSeconds / rawSeconds <= TARGET_RATIO,
     queries_seconds: Object.fromEntries(times),
-    check: {
-      drift_share: report.drift?.drift_share ?? null,
-      accuracy: report.quality?.task === 'classification' ? report.quality.accuracy : null,
-      estimated_accuracy: report.estimated?.metrics.accuracy?.value ?? null,
-    },
+    raw_path_evaluation_seconds: rawPathSeconds,
+    check: checkOf(report),
+    raw_path_check: checkOf(rawPath),
   };
 }
 
@@ -349,6 +481,7 @@ async function main(): Promise<void> {
       sizes: { type: 'string', default: '1000000,10000000' },
       duckdb: { type: 'string', default: '1000000' },
       repeats: { type: 'string', default: '3' },
+      'unit-rows': { type: 'string', default: '5000' },
       out: { type: 'string', default: join(ROOT, 'bench', 'results', 'monitoring.json') },
       help: { type: 'boolean', default: false },
     },
@@ -360,6 +493,7 @@ async function main(): Promise<void> {
   const sizes = values.sizes.split(',').map(Number);
   const duckRows = Number(values.duckdb);
   const repeats = Number(values.repeats);
+  const unitRows = Number(values['unit-rows']);
   const profile = referenceProfile();
   const layout = monitoringLayout(profile);
   process.stderr.write(
@@ -386,6 +520,9 @@ async function main(): Promise<void> {
       const started = performance.now();
       await db.command({ query: generationSql(profile, 'clickhouse', model, rows) });
       await db.command({ query: feedbackSql('clickhouse', model) });
+      await db.command({
+        query: aggregatesSql(profile, 'clickhouse', model, rows, unitRows),
+      });
       const generateSeconds = (performance.now() - started) / 1000;
       const rawScan = async () => {
         const result = await db.query({
@@ -439,6 +576,7 @@ async function main(): Promise<void> {
       const started = performance.now();
       await connection.run(generationSql(profile, 'duckdb', model, duckRows));
       await connection.run(feedbackSql('duckdb', model));
+      await connection.run(aggregatesSql(profile, 'duckdb', model, duckRows, unitRows));
       await connection.run('CHECKPOINT');
       const generateSeconds = (performance.now() - started) / 1000;
       const raw = await timed(repeats, () => connection.runAndReadAll(rawScanSql('duckdb', model)));
@@ -484,7 +622,8 @@ async function main(): Promise<void> {
         `${m.ratio.toFixed(2)}x`,
         `<= ${TARGET_RATIO}x`,
         m.within_target ? 'ok' : 'OVER',
-      ]) + '\n',
+      ]) +
+        `   (raw path ${m.raw_path_evaluation_seconds.toFixed(3)} s; figures ${sameFigures(m.check, m.raw_path_check) ? 'equal' : 'DIFFER'})\n`,
     );
   }
   const ch = measurements.filter((m) => m.store === 'clickhouse');

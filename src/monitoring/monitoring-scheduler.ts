@@ -23,6 +23,7 @@ import { MonitoringGauges } from './monitoring-gauges';
 import { windowResults } from './monitoring-results';
 import { MonitoringService } from './monitoring.service';
 import { ReferenceProfiles } from './reference-profiles';
+import { AGGREGATE_MINUTE_MS } from '../store/prediction-aggregates';
 
 const MONITORING_EVENT_TYPES = ['monitoring.drift', 'monitoring.quality'] as const;
 const MAX_RESTORED_EVENTS = 1000;
@@ -128,8 +129,11 @@ export class MonitoringScheduler implements OnApplicationBootstrap, OnApplicatio
         }
         const rows: MonitoringResult[] = [];
         const windows = this.config.monitoring.windows;
+        // Windows end on the last whole minute: minute-aligned windows are answered from the
+        // insert-time aggregates (docs/monitoring.md), and a finished minute no longer changes.
+        const end = Math.floor(now / AGGREGATE_MINUTE_MS) * AGGREGATE_MINUTE_MS;
         for (let w = 0; w < windows.length; w++) {
-          const window = await this.monitoring.resolveWindow(windows[w], v.name, v.version, now);
+          const window = await this.monitoring.resolveWindow(windows[w], v.name, v.version, end);
           const report = await this.monitoring.evaluate(v.name, v.version, window);
           const results = windowResults(report, {
             qualityThreshold: this.config.monitoring.qualityThreshold,

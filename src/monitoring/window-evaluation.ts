@@ -4,6 +4,7 @@ import {
   MonitoringLabelAggregate,
   MonitoringScoreBin,
 } from '../store/analytics-store';
+import { isMinuteAligned } from '../store/prediction-aggregates';
 import { MonitoringLayout, monitoringLayout } from './monitoring-layout';
 import {
   FeatureProfile,
@@ -39,8 +40,10 @@ import { VersionProfile } from './version-profile';
 
 /**
  * One evaluation of one model version over one window: a handful of aggregate queries pushed down
- * to the store (bins of every feature in one query, the labeled aggregates in two), turned into
- * statistics here. Nothing row-sized crosses into Node.
+ * to the store, turned into statistics here. Minute-aligned windows read counts, every feature's
+ * bins and the CBPE sums from the insert-time aggregates (one small query); other windows scan the
+ * predictions (bins and counts). Quality is one pass over the labeled predictions. Nothing
+ * row-sized crosses into Node.
  */
 
 export interface EvaluationWindow {
@@ -399,16 +402,64 @@ async function readBins(
   target: EvaluationTarget,
   layout: MonitoringLayout,
   window: EvaluationWindow,
+  source: AggregateSource,
 ): Promise<BinTable> {
-  const aggregates = await store.monitoringBinAggregates({
+  const query = {
     model: target.model,
     version: target.version,
     from: window.from,
     to: window.to,
     width: layout.width,
     scoreOffset: layout.segmentOffset,
-  });
+  };
+  const aggregates = useIngestAggregates(window, source)
+    ? (await store.monitoringIngestAggregates(query)).bins
+    : await store.monitoringBinAggregates(query);
   return binTable(aggregates, layout);
+}
+
+/**
+ * Row count and bin table of a window. Minute-aligned windows read the insert-time aggregates
+ * (one small query for both); others scan the predictions (bins and count side by side).
+ */
+async function readWindow(
+  store: AnalyticsStore,
+  target: EvaluationTarget,
+  layout: MonitoringLayout | null,
+  window: EvaluationWindow,
+  needBins: boolean,
+  source: AggregateSource,
+): Promise<{ rows: number; table: BinTable | null }> {
+  if (useIngestAggregates(window, source)) {
+    const aggregates = await store.monitoringIngestAggregates({
+      model: target.model,
+      version: target.version,
+      from: window.from,
+      to: window.to,
+      width: layout?.width ?? 0,
+      scoreOffset: layout?.segmentOffset ?? 0,
+    });
+    return {
+      rows: aggregates.rows,
+      table: layout && needBins ? binTable(aggregates.bins, layout) : null,
+    };
+  }
+  const [table, rows] = await Promise.all([
+    layout && needBins ? readBins(store, target, layout, window, source) : Promise.resolve(null),
+    totalRows(store, target, window),
+  ]);
+  return { rows, table };
+}
+
+/**
+ * `auto`: minute-aligned windows use the insert-time aggregates (docs/monitoring.md "Aggregates at
+ * ingest") and quality one pass over the labeled rows; `raw`: every figure from the predictions
+ * table with the per-kind queries (the reference the aggregates are tested against).
+ */
+export type AggregateSource = 'auto' | 'raw';
+
+function useIngestAggregates(window: EvaluationWindow, source: AggregateSource): boolean {
+  return source === 'auto' && isMinuteAligned(window);
 }
 
 export interface EvaluateOptions {
@@ -416,6 +467,8 @@ export interface EvaluateOptions {
   baseline?: EvaluationWindow;
   /** Leave out parts (the API's /drift and /quality compute only what they show). */
   include?: { drift?: boolean; quality?: boolean; estimated?: boolean };
+  /** Default `auto`. */
+  source?: AggregateSource;
 }
 
 /** Evaluates one version over one window with the store's aggregates. */
@@ -432,23 +485,37 @@ export async function evaluateWindow(
   if (!target.profile)
     notes.push('no reference profile yet: drift and estimated performance wait for one');
 
+  const source = options.source ?? 'auto';
+  const classNames = target.classNames ?? [];
+  const wantsLabels = target.task === 'classification' && (include.quality || include.drift);
+  const readLabels = async () => {
+    if (!wantsLabels) return null;
+    const labelQuery = { ...query, classNames, topScoreBins: TOP_SCORE_BINS };
+    if (source === 'auto') return store.monitoringQualityAggregates(labelQuery);
+    const [labels, histogram] = await Promise.all([
+      store.monitoringLabelAggregates(labelQuery),
+      include.quality ? store.monitoringScoreHistogram(query) : Promise.resolve([]),
+    ]);
+    return { labels, histogram };
+  };
   // Independent aggregates: issued together (ClickHouse runs them side by side).
-  const [table, rows] = await Promise.all([
-    layout && (include.drift || include.estimated)
-      ? readBins(store, target, layout, window)
-      : Promise.resolve(null),
-    totalRows(store, target, window),
+  const [{ table, rows }, quality] = await Promise.all([
+    readWindow(
+      store,
+      target,
+      layout,
+      window,
+      Boolean(layout && (include.drift || include.estimated)),
+      source,
+    ),
+    readLabels(),
   ]);
   let classification: ClassificationReport | null = null;
   let regression: RegressionReport | null = null;
   let labelCounts: Map<string, number> | null = null;
   let labeledRows = 0;
-  if (target.task === 'classification' && (include.quality || include.drift)) {
-    const classNames = target.classNames ?? [];
-    const [labels, histogram] = await Promise.all([
-      store.monitoringLabelAggregates({ ...query, classNames, topScoreBins: TOP_SCORE_BINS }),
-      include.quality ? store.monitoringScoreHistogram(query) : Promise.resolve([]),
-    ]);
+  if (quality) {
+    const { labels, histogram } = quality;
     labelCounts = new Map();
     for (const a of labels) {
       labelCounts.set(a.actual_label, (labelCounts.get(a.actual_label) ?? 0) + a.count);
@@ -469,7 +536,7 @@ export async function evaluateWindow(
   let drift: DriftReport | null = null;
   if (layout && table && include.drift) {
     const baseline = options.baseline
-      ? await readBins(store, target, layout, options.baseline)
+      ? await readBins(store, target, layout, options.baseline, source)
       : null;
     drift = driftReport(target, layout, table, baseline, labelCounts);
     if (table.monitoredRows < rows) {

@@ -44,6 +44,13 @@ export interface PredictionRecord {
   error: string;
   /** Which front door: `v2`, `v1`, `cli`. */
   protocol: string;
+  /**
+   * Not a column: the delivery unit this record belongs to (docs/monitoring.md "Aggregates at
+   * ingest"). The prediction writer sets it once, before the first store attempt; the spool keeps
+   * it, and a unit is always delivered whole, so the store's insert-time aggregates of a unit
+   * inserted twice collapse instead of counting twice. Absent: the store keys the insert itself.
+   */
+  batch_key?: string;
 }
 
 export interface FeedbackRecord {

@@ -5,6 +5,7 @@ import { ArgusError, errorMessage } from '../common/errors';
 import { ArgusConfig, InputLogging } from '../config/config';
 import { PredictionSink } from '../inference/prediction-sink';
 import { StoreError } from '../store/analytics-store';
+import { assignBatchKeys, chunkSizes } from '../store/prediction-aggregates';
 import { InputSampler, inputSamplingPolicy } from './input-sampling';
 import { FeedbackRecord, PredictionRecord } from './prediction-record';
 import {
@@ -189,6 +190,12 @@ interface TableWriterParts<T extends SpooledRecord> {
    * backlog of wide rows stops growing a batch at MAX_BATCH_WEIGHT. Absent: every row weighs 1.
    */
   weigh?: (row: T) => number;
+  /**
+   * Gives records their delivery unit (`batch_key`) before they first leave the queue: `units`
+   * are consecutive slice sizes of `rows` that are always delivered whole (flush chunks of at most
+   * `flushRows`, which the spool's frames never split; or the frames a replay read).
+   */
+  keyUnits?: (rows: T[], units: readonly number[]) => void;
   spool: Spool<T>;
   /** Where batches the store refuses as invalid are set aside for a human. */
   rejected: Spool<T>;
@@ -466,6 +473,9 @@ export class TableWriter<T extends SpooledRecord> {
 
   /** Store if it is healthy and nothing is waiting ahead; else (or on failure) the spool. */
   private async deliver(rows: T[]): Promise<void> {
+    // Before the first attempt, so a retry (spooled, replayed) carries the same keys. Chunks of
+    // flushRows from the batch start: the spool splits an append into frames exactly there.
+    this.parts.keyUnits?.(rows, chunkSizes(rows.length, this.settings.flushRows));
     const behindBacklog = this.spool.hasBacklog || this.pastDeadline;
     if (!behindBacklog) {
       const failure = await this.tryStore(rows);
@@ -705,6 +715,9 @@ export class TableWriter<T extends SpooledRecord> {
           this.noteReplayCaughtUp();
           return;
         }
+        // Records spooled without a key (sync mode, queue overflow) are keyed per frame, by content:
+        // the same frame read again gets the same key.
+        this.parts.keyUnits?.(batch.rows, batch.frameRows);
         let delivered = false;
         while (!delivered) {
           const failure = await this.tryStore(batch.rows);
@@ -832,6 +845,7 @@ export class PredictionWriter implements PredictionSink {
       table: PredictionLogTable,
       insert: (rows: T[]) => Promise<void>,
       weigh?: (row: T) => number,
+      keyUnits?: (rows: T[], units: readonly number[]) => void,
     ): TableWriter<T> => {
       const spoolOptions = {
         segmentBytes: options.segmentBytes,
@@ -844,6 +858,7 @@ export class PredictionWriter implements PredictionSink {
         table,
         insert,
         weigh,
+        keyUnits,
         spool: new Spool<T>({ ...spoolOptions, directory: join(options.home, 'spool', table) }),
         rejected: new Spool<T>({
           ...spoolOptions,
@@ -862,6 +877,7 @@ export class PredictionWriter implements PredictionSink {
       'predictions',
       async (rows) => store.insertPredictions(this.enrichPredictions(rows)),
       (row) => PREDICTION_FIXED_WEIGHT + row.inputs.length + row.scores.length,
+      assignBatchKeys,
     );
     this.feedback = build<FeedbackRecord>('feedback', (rows) => store.insertFeedback(rows));
     if (options.registry) this.registerMetrics(options.registry);

@@ -1,6 +1,8 @@
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
-import { crc32 } from './crc32';
+import { performance } from 'node:perf_hooks';
+import { AdaptiveSlices, yieldToEventLoop } from '../common/event-loop-slices';
+import { crc32, CRC32_INITIAL, crc32Final, crc32Update } from './crc32';
 
 /**
  * The on-disk spool of one table: where batches wait while the analytical store is down, slow or
@@ -182,6 +184,81 @@ export function encodeSpoolFrame(rows: readonly SpooledRecord[]): Buffer {
   return frame;
 }
 
+/** The payload is assembled in pieces of this size, then copied into the frame a piece per turn. */
+const FRAME_PIECE_BYTES = 1024 * 1024;
+
+/**
+ * `encodeSpoolFrame`, byte for byte, with the event loop handed back about every millisecond of
+ * work. A frame is JSON: one 5000-row frame of 784-value inputs is 24 MB, and encoding it in one
+ * go (JSON.stringify, then the CRC) held the loop for 200-400 ms, which every request in flight
+ * paid for in latency whenever the store was slow or down and batches went to the spool.
+ *
+ * JSON.stringify of the frame object is its parts concatenated, so rows are stringified one at a
+ * time, each written at once into 1 MB payload pieces and checksummed there (keeping the row
+ * strings until the end made every scavenge copy megabytes of them: 20-120 ms GC pauses); the
+ * pieces are copied into the frame one per turn of the event loop.
+ */
+export async function encodeSpoolFrameSliced(
+  rows: readonly SpooledRecord[],
+  slices: AdaptiveSlices = new AdaptiveSlices({ firstUnits: 32, maxUnits: 8192 }),
+): Promise<Buffer> {
+  let oldest = Number.POSITIVE_INFINITY;
+  let encoded = false;
+  for (const row of rows) {
+    if (row.ts < oldest) oldest = row.ts;
+    // The version depends on every row: decided before any row is written.
+    if (!encoded)
+      for (const value of Object.values(row)) if (value instanceof Float32Array) encoded = true;
+  }
+  const pieces: Buffer[] = [];
+  let piece = Buffer.allocUnsafe(FRAME_PIECE_BYTES);
+  let used = 0;
+  let length = 0;
+  let crc = CRC32_INITIAL;
+  const put = (text: string): void => {
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (used + bytes > piece.length) {
+      if (used > 0) {
+        crc = crc32Update(crc, piece, 0, used);
+        pieces.push(piece.subarray(0, used));
+      }
+      piece = Buffer.allocUnsafe(Math.max(FRAME_PIECE_BYTES, bytes));
+      used = 0;
+    }
+    used += piece.write(text, used, 'utf8');
+    length += bytes;
+  };
+  // Version 2 only when it matters: frames of plain rows stay readable by older versions.
+  const ts = JSON.stringify(Number.isFinite(oldest) ? oldest : 0);
+  put(`{"v":${encoded ? 2 : 1},"ts":${ts},"rows":[`);
+  for (let start = 0; start < rows.length;) {
+    const end = Math.min(rows.length, start + slices.next());
+    const began = performance.now();
+    for (let i = start; i < end; i++) {
+      const json = JSON.stringify(frameRow(rows[i]));
+      put(i > 0 ? `,${json}` : json);
+    }
+    slices.record(end - start, performance.now() - began);
+    start = end;
+    if (start < rows.length) await yieldToEventLoop();
+  }
+  put(']}');
+  crc = crc32Update(crc, piece, 0, used);
+  pieces.push(piece.subarray(0, used));
+  const frame = Buffer.allocUnsafe(FRAME_HEADER_BYTES + length);
+  frame.writeUInt32LE(length, 0);
+  frame.writeUInt32LE(crc32Final(crc), 4);
+  let offset = FRAME_HEADER_BYTES;
+  for (let p = 0; p < pieces.length; p++) {
+    offset += pieces[p].copy(frame, offset);
+    pieces[p] = EMPTY_PIECE; // let the piece go
+    if (p < pieces.length - 1) await yieldToEventLoop();
+  }
+  return frame;
+}
+
+const EMPTY_PIECE = Buffer.alloc(0);
+
 interface DecodedFrame<T> {
   ts: number;
   rows: T[];
@@ -239,6 +316,11 @@ export interface SpoolBatch<T> {
   readonly start: number;
   readonly end: number;
   readonly frames: number;
+  /**
+   * Rows per frame, in order (they add up to `rows.length`). A frame is written once and read
+   * whole, so it is a stable unit across re-reads (the writer keys monitoring aggregates by it).
+   */
+  readonly frameRows: readonly number[];
   readonly oldestTs: number;
   readonly newestTs: number;
 }
@@ -283,6 +365,7 @@ interface FrameScan<T> {
   rows: T[];
   end: number;
   frames: number;
+  frameRows: number[];
   oldestTs: number;
   newestTs: number;
 }
@@ -464,17 +547,23 @@ export class Spool<T extends SpooledRecord> {
     for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
-  private encodeGroup(group: PendingAppend<T>[]): { data: Buffer; oldestTs: number } {
+  private async encodeGroup(
+    group: PendingAppend<T>[],
+  ): Promise<{ data: Buffer; oldestTs: number }> {
     const frames: Buffer[] = [];
     let oldestTs = Number.POSITIVE_INFINITY;
     let current: T[] = [];
+    const cut: T[][] = [];
     const emit = () => {
       if (current.length === 0) return;
-      frames.push(encodeSpoolFrame(current));
+      cut.push(current);
       current = [];
     };
     for (const append of group) {
-      // Keep one append in one frame when it fits, so a request's rows are replayed together.
+      // Keep one append in one frame when it fits, so a request's rows are replayed together; a
+      // longer one starts a frame and is cut at multiples of maxFrameRows from its start. The
+      // writer's delivery units (chunks of flushRows = maxFrameRows, docs/monitoring.md) rely on
+      // never being split across frames.
       if (current.length + append.rows.length > this.maxFrameRows) emit();
       for (const row of append.rows) {
         if (row.ts < oldestTs) oldestTs = row.ts;
@@ -483,12 +572,15 @@ export class Spool<T extends SpooledRecord> {
       }
     }
     emit();
+    // Encoded a slice at a time (encodeSpoolFrameSliced): appends arriving meanwhile queue up
+    // for the next group, as they do while a write is in flight.
+    for (const rows of cut) frames.push(await encodeSpoolFrameSliced(rows));
     return { data: frames.length === 1 ? frames[0] : Buffer.concat(frames), oldestTs };
   }
 
   private async writeGroup(group: PendingAppend<T>[]): Promise<void> {
     await this.open();
-    const { data, oldestTs } = this.encodeGroup(group);
+    const { data, oldestTs } = await this.encodeGroup(group);
     const durable = group.some((append) => append.durable);
     const segment = await this.activeSegment();
     const handle = segment.handle!;
@@ -635,6 +727,7 @@ export class Spool<T extends SpooledRecord> {
         start,
         end: scan.end,
         frames: scan.frames,
+        frameRows: scan.frameRows,
         oldestTs: scan.oldestTs,
         newestTs: scan.newestTs,
       };
@@ -660,6 +753,7 @@ export class Spool<T extends SpooledRecord> {
         rows: [],
         end: start,
         frames: 0,
+        frameRows: [],
         oldestTs: Number.POSITIVE_INFINITY,
         newestTs: Number.NEGATIVE_INFINITY,
       };
@@ -684,6 +778,7 @@ export class Spool<T extends SpooledRecord> {
         } else {
           for (const row of frame.rows) scan.rows.push(row);
           scan.frames++;
+          scan.frameRows.push(frame.rows.length);
           if (frame.ts < scan.oldestTs) scan.oldestTs = frame.ts;
           if (frame.ts > scan.newestTs) scan.newestTs = frame.ts;
         }

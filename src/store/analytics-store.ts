@@ -76,9 +76,9 @@ export interface AnalyticsStore {
   listEvents(query?: EventQuery): Promise<StoreEvent[]>;
 
   /**
-   * Retention: deletes predictions, feedback and monitoring results older than `days` whole UTC
-   * days (ClickHouse drops whole day partitions; no TTL on 18.16). Events are an audit trail and
-   * are kept. Returns what was dropped, for the log.
+   * Retention: deletes predictions (with their insert-time aggregates), feedback and monitoring
+   * results older than `days` whole UTC days (ClickHouse drops whole day partitions; no TTL on
+   * 18.16). Events are an audit trail and are kept. Returns what was dropped, for the log.
    */
   dropPartitionsOlderThan(days: number): Promise<RetentionReport>;
 
@@ -121,6 +121,21 @@ export interface AnalyticsStore {
    */
   monitoringScoreHistogram(query: WindowQuery): Promise<MonitoringScoreBin[]>;
 
+  /**
+   * The insert-time aggregates (`prediction_aggregates`, docs/monitoring.md "Aggregates at
+   * ingest") of a minute-aligned window: `from` and `to` must be multiples of 60 000 ms (throws
+   * `StoreQueryError` otherwise). `rows`: successful predictions of the window (what
+   * `countPredictions` counts with status < 400); `bins`: what `monitoringBinAggregates` returns for
+   * the same query. Each delivery unit counts once, however often it was inserted.
+   */
+  monitoringIngestAggregates(query: MonitoringBinQuery): Promise<MonitoringIngestAggregates>;
+
+  /**
+   * `monitoringLabelAggregates` and `monitoringScoreHistogram` of the same window in one pass over
+   * its labeled predictions.
+   */
+  monitoringQualityAggregates(query: MonitoringLabelQuery): Promise<MonitoringQualityAggregates>;
+
   /** Regression sums of the labeled predictions with a finite predicted and true value. */
   monitoringRegressionSums(query: WindowQuery): Promise<MonitoringRegressionSums>;
 
@@ -148,6 +163,17 @@ export interface MonitoringBinAggregate {
   bin: number;
   count: number;
   sum_score: number;
+}
+
+export interface MonitoringIngestAggregates {
+  /** Successful predictions (status < 400) of the window. */
+  rows: number;
+  bins: MonitoringBinAggregate[];
+}
+
+export interface MonitoringQualityAggregates {
+  labels: MonitoringLabelAggregate[];
+  histogram: MonitoringScoreBin[];
 }
 
 export interface MonitoringLabelQuery extends WindowQuery {

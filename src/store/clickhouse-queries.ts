@@ -5,7 +5,8 @@
  * `WITH name AS (subquery)`, no query parameters, JOINs as `ANY … JOIN … USING`.
  *
  * Duplicates: `predictions` may hold a row twice until a merge. Every read either counts
- * `uniqExact(id)` or takes one row per id with `LIMIT 1 BY id`, so duplicates never inflate.
+ * `uniqExact(id)` or takes one row per id with `LIMIT 1 BY id`, so duplicates never inflate;
+ * `prediction_aggregates` rows are read `LIMIT 1 BY` their key (batch key, minute, label, status).
  */
 export const CLICKHOUSE_SQL = {
   ping: 'SELECT 1',
@@ -154,6 +155,7 @@ ORDER BY table, partition`,
 export const CLICKHOUSE_RETENTION_TABLES = [
   'predictions',
   'prediction_lookup',
+  'prediction_aggregates',
   'feedback',
   'monitoring_results',
 ] as const;
@@ -162,6 +164,7 @@ export const CLICKHOUSE_RETENTION_TABLES = [
 export const CLICKHOUSE_REPLACING_TABLES = [
   'predictions',
   'prediction_lookup',
+  'prediction_aggregates',
   'feedback',
 ] as const;
 
@@ -185,6 +188,21 @@ export const PREDICTION_COLUMNS = [
   'batch_size',
   'status',
   'error',
+] as const;
+
+/** `prediction_aggregates` (migration 0002): one row per unit, minute, label and status. */
+export const AGGREGATE_COLUMNS = [
+  'model',
+  'model_version',
+  'ts_ms',
+  'batch_key',
+  'label',
+  'status',
+  'rows',
+  'bin_keys',
+  'bin_counts',
+  'score_keys',
+  'score_sums',
 ] as const;
 
 export const FEEDBACK_COLUMNS = ['prediction_id', 'ts_ms', 'label', 'value', 'source'] as const;
@@ -235,6 +253,62 @@ FROM
     LIMIT 1 BY id
 )
 GROUP BY label`,
+
+  // Minute-aligned windows (docs/monitoring.md "Aggregates at ingest"): the insert-time aggregate
+  // rows of the window, one per delivery unit (`LIMIT 1 BY` the key: a unit inserted twice counts
+  // once), summed per predicted label. Keys hold width, position and bin; see migration 0002.
+  ingestAggregates: `SELECT label, sum(rows) AS rows,
+       sumMap(bin_keys, bin_counts) AS bins,
+       sumMap(score_keys, score_sums) AS sums
+FROM
+(
+    SELECT label, rows, bin_keys, bin_counts, score_keys, score_sums
+    FROM prediction_aggregates
+    WHERE {where} AND status < 400
+    LIMIT 1 BY model, model_version, ts_ms, batch_key, label, status
+)
+GROUP BY label`,
+
+  // Quality in one pass over the window: every prediction probes the latest label per id (hash
+  // table of the grouped feedback), de-duplication (`LIMIT 1 BY id`) only over the labeled rows that
+  // matched, then per (predicted label, actual label, top-score bin, class, score bin): rows, Σ score
+  // and the per-row sums. Rows with class_index 0 carry each labeled prediction once (label
+  // aggregates); all rows together are the per-class score histogram (ROC AUC).
+  qualityAggregates: `SELECT label, actual_label, top_bin, class_position - 1 AS class_index,
+       least(toUInt32(greatest(score, 0) * 100), 99) AS bin,
+       count() AS count, sum(toFloat64(score)) AS sum_score,
+       sum(top_score) AS sum_top_score, sum(log_loss) AS sum_log_loss,
+       sum(has_class) AS log_loss_rows
+FROM
+(
+    SELECT label, actual_label, scores,
+           toFloat64(arrayReduce('max', scores)) AS top_score,
+           least(toUInt32(greatest(top_score, 0) * {topScoreBins}), {topScoreBinsMax}) AS top_bin,
+           indexOf({classNames}, actual_label) AS actual_index,
+           actual_index > 0 AND actual_index <= length(scores) AS has_class,
+           if(has_class,
+              -log(greatest(least(toFloat64(scores[actual_index]), 1 - 1e-15), 1e-15)),
+              0) AS log_loss
+    FROM
+    (
+        SELECT id, label, scores, actual_label
+        FROM
+        (
+            SELECT id, label, scores
+            FROM predictions
+            WHERE {where} AND status < 400 AND length(scores) > 0
+        )
+        ANY INNER JOIN
+        (
+            SELECT prediction_id AS id, argMax(label, ts_ms) AS actual_label
+            FROM feedback
+            GROUP BY prediction_id
+        ) USING id
+        LIMIT 1 BY id
+    )
+)
+ARRAY JOIN scores AS score, arrayEnumerate(scores) AS class_position
+GROUP BY label, actual_label, top_bin, class_index, bin`,
 
   labelAggregates: `SELECT label, actual_label, top_bin, count() AS count,
        sum(top_score) AS sum_top_score, sum(log_loss) AS sum_log_loss,

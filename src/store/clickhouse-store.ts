@@ -9,8 +9,10 @@ import {
   LoggedPredictionSample,
   MonitoringBinAggregate,
   MonitoringBinQuery,
+  MonitoringIngestAggregates,
   MonitoringLabelAggregate,
   MonitoringLabelQuery,
+  MonitoringQualityAggregates,
   MonitoringRegressionSums,
   MonitoringScoreBin,
   FeatureBinCount,
@@ -39,6 +41,7 @@ import {
 } from './analytics-store';
 import {
   CLICKHOUSE_MONITORING_SQL as MONITORING_SQL,
+  AGGREGATE_COLUMNS,
   CLICKHOUSE_REPLACING_TABLES,
   CLICKHOUSE_RETENTION_TABLES,
   CLICKHOUSE_SQL as SQL,
@@ -48,7 +51,13 @@ import {
   PREDICTION_COLUMNS,
 } from './clickhouse-queries';
 import { predictionsRowBinaryChunks } from './clickhouse-rowbinary';
-import { tsvDateTime, tsvFloat, tsvNullableFloat, tsvString } from './clickhouse-tsv';
+import {
+  aggregatePredictions,
+  binAggregatesFromSums,
+  isMinuteAligned,
+  qualityFromRows,
+} from './prediction-aggregates';
+import { tsvDateTime, tsvFloat, tsvIntArray, tsvNullableFloat, tsvString } from './clickhouse-tsv';
 import {
   MigrationFile,
   MigrationTarget,
@@ -281,6 +290,27 @@ export class ClickHouseStore implements AnalyticsStore {
       // The answer of an INSERT is empty; read it to the end so the socket is released.
       for await (const chunk of result.stream) void chunk;
     });
+    // After the rows: a failure here fails the insert, whose retry collapses both (same ids, same
+    // batch keys), so the aggregates never count a unit the predictions table lacks.
+    await this.insertAggregates(rows);
+  }
+
+  private async insertAggregates(rows: readonly StoredPrediction[]): Promise<void> {
+    const body = aggregatePredictions(rows)
+      .map(
+        (r) =>
+          `${tsvString(r.model)}\t${r.model_version}\t${r.ts_ms}\t${tsvString(r.batch_key)}\t` +
+          `${tsvString(r.label)}\t${r.status}\t${r.rows}\t${tsvIntArray(r.bin_keys)}\t` +
+          `${tsvIntArray(r.bin_counts)}\t${tsvIntArray(r.score_keys)}\t` +
+          `[${r.score_sums.map(tsvFloat).join(',')}]\n`,
+      )
+      .join('');
+    await this.insertTsv(
+      'insert prediction aggregates',
+      'prediction_aggregates',
+      AGGREGATE_COLUMNS,
+      body,
+    );
   }
 
   async insertFeedback(rows: readonly FeedbackRecord[]): Promise<void> {
@@ -602,7 +632,9 @@ export class ClickHouseStore implements AnalyticsStore {
         }),
       );
       report.dropped.push(`${p.table}:${p.partition}`);
-      if (p.table !== 'prediction_lookup') report.rows += p.rows;
+      if (p.table !== 'prediction_lookup' && p.table !== 'prediction_aggregates') {
+        report.rows += p.rows;
+      }
     }
     return report;
   }
@@ -674,6 +706,75 @@ export class ClickHouseStore implements AnalyticsStore {
       });
     }
     return out;
+  }
+
+  async monitoringIngestAggregates(query: MonitoringBinQuery): Promise<MonitoringIngestAggregates> {
+    if (!isMinuteAligned(query)) {
+      throw new StoreQueryError('monitoring ingest aggregates need a minute-aligned window');
+    }
+    const rows = await this.select<{
+      label: string;
+      rows: number | string;
+      bins: [Array<number | string>, Array<number | string>];
+      sums: [Array<number | string>, Array<number | string | null>];
+    }>(
+      'monitoring ingest aggregates',
+      this.bind(MONITORING_SQL.ingestAggregates, { where: this.where(query) }),
+    );
+    return {
+      rows: rows.reduce((sum, r) => sum + toNumber(r.rows), 0),
+      bins: binAggregatesFromSums(
+        rows.map((r) => ({
+          label: r.label,
+          bin_keys: r.bins[0].map(toNumber),
+          bin_counts: r.bins[1].map(toNumber),
+          score_keys: r.sums[0].map(toNumber),
+          score_sums: r.sums[1].map(finiteNumber),
+        })),
+        query.width,
+        query.scoreOffset,
+      ),
+    };
+  }
+
+  async monitoringQualityAggregates(
+    query: MonitoringLabelQuery,
+  ): Promise<MonitoringQualityAggregates> {
+    if (query.classNames.length === 0) return { labels: [], histogram: [] };
+    const rows = await this.select<{
+      label: string;
+      actual_label: string;
+      top_bin: number | string;
+      class_index: number | string;
+      bin: number | string;
+      count: number | string;
+      sum_score: number | string | null;
+      sum_top_score: number | string | null;
+      sum_log_loss: number | string | null;
+      log_loss_rows: number | string;
+    }>(
+      'monitoring quality aggregates',
+      this.bind(MONITORING_SQL.qualityAggregates, {
+        where: this.where(query),
+        classNames: [...query.classNames],
+        topScoreBins: query.topScoreBins,
+        topScoreBinsMax: query.topScoreBins - 1,
+      }),
+    );
+    return qualityFromRows(
+      rows.map((r) => ({
+        label: r.label,
+        actual_label: r.actual_label,
+        top_bin: toNumber(r.top_bin),
+        class_index: toNumber(r.class_index),
+        bin: toNumber(r.bin),
+        count: toNumber(r.count),
+        sum_score: finiteNumber(r.sum_score),
+        sum_top_score: finiteNumber(r.sum_top_score),
+        sum_log_loss: finiteNumber(r.sum_log_loss),
+        log_loss_rows: toNumber(r.log_loss_rows),
+      })),
+    );
   }
 
   async monitoringLabelAggregates(

@@ -42,8 +42,19 @@ export const DUCKDB_SQL = {
     (id, request_id, ts_ms, model, model_version, route, client_id, trace_id, span_id, protocol,
      inputs, feature_bins, scores, label, value, latency_us, batch_size, status, error)
 SELECT id::UUID, request_id, ts_ms, model, model_version, route, client_id, trace_id, span_id,
-       protocol, inputs, feature_bins, scores, label, value, latency_us, batch_size, status, error
+       protocol, inputs, coalesce(feature_bins, []::UTINYINT[]), scores, label, value, latency_us,
+       batch_size, status, error
 FROM predictions_incoming`,
+
+  // Insert-time monitoring aggregates (migration 0002), in the transaction of their predictions;
+  // the primary key (…, batch_key, label, status) keeps one row when a unit is inserted twice.
+  insertAggregates: `INSERT OR IGNORE INTO prediction_aggregates
+    (model, model_version, ts_ms, batch_key, label, status, rows, bin_keys, bin_counts,
+     score_keys, score_sums)
+VALUES {values}`,
+
+  aggregateValues: `({model}, {modelVersion}, {ts}, {batchKey}, {label}, {status}, {rows},
+ {binKeys}::UINTEGER[], {binCounts}::UBIGINT[], {scoreKeys}::UINTEGER[], {scoreSums}::DOUBLE[])`,
 
   // The batch holds one row per id (deduplicated before); an older label never replaces a newer one.
   moveFeedback: `INSERT INTO feedback (prediction_id, ts_ms, label, value, source)
@@ -143,7 +154,12 @@ LIMIT {limit}`,
 } as const;
 
 /** Tables retention deletes from; `events` is an audit trail and is kept. */
-export const DUCKDB_RETENTION_TABLES = ['predictions', 'feedback', 'monitoring_results'] as const;
+export const DUCKDB_RETENTION_TABLES = [
+  'predictions',
+  'prediction_aggregates',
+  'feedback',
+  'monitoring_results',
+] as const;
 
 /** Monitoring aggregates: the shapes of CLICKHOUSE_MONITORING_SQL in DuckDB SQL. */
 export const DUCKDB_MONITORING_SQL = {
@@ -158,6 +174,52 @@ FROM
     WHERE {where} AND status < 400 AND len(feature_bins) = {width}
 )
 GROUP BY label, position, bin`,
+
+  // Minute-aligned windows: the insert-time aggregates, summed per label (kind 'r': rows; 'b':
+  // count per bin key; 's': Σ score per bin key). One row per unit and key already (primary key).
+  ingestAggregates: `SELECT label, 'r' AS kind, 0 AS key, sum(rows)::DOUBLE AS value
+FROM prediction_aggregates
+WHERE {where} AND status < 400
+GROUP BY label
+UNION ALL
+SELECT label, 'b' AS kind, key, sum(count)::DOUBLE AS value
+FROM (SELECT label, unnest(bin_keys) AS key, unnest(bin_counts) AS count
+      FROM prediction_aggregates WHERE {where} AND status < 400)
+GROUP BY label, key
+UNION ALL
+SELECT label, 's' AS kind, key, sum(score)::DOUBLE AS value
+FROM (SELECT label, unnest(score_keys) AS key, unnest(score_sums) AS score
+      FROM prediction_aggregates WHERE {where} AND status < 400)
+GROUP BY label, key`,
+
+  // labelAggregates and scoreHistogram in one pass: see CLICKHOUSE_MONITORING_SQL.qualityAggregates.
+  qualityAggregates: `SELECT label, actual_label, top_bin, class_index,
+       least(CAST(floor(greatest(score, 0) * 100) AS INTEGER), 99) AS bin,
+       count(*) AS count, sum(score)::DOUBLE AS sum_score,
+       sum(top_score)::DOUBLE AS sum_top_score, sum(log_loss)::DOUBLE AS sum_log_loss,
+       sum(has_class::INTEGER) AS log_loss_rows
+FROM
+(
+    SELECT label, actual_label, top_score,
+           least(CAST(floor(greatest(top_score, 0) * {topScoreBins}) AS INTEGER), {topScoreBinsMax}) AS top_bin,
+           has_class,
+           CASE WHEN has_class
+                THEN -ln(greatest(least(scores[actual_index]::DOUBLE, 1 - 1e-15), 1e-15))
+                ELSE 0 END AS log_loss,
+           unnest(range(0, len(scores))) AS class_index,
+           unnest(scores)::DOUBLE AS score
+    FROM
+    (
+        SELECT p.label AS label, f.label AS actual_label, p.scores AS scores,
+               list_max(p.scores)::DOUBLE AS top_score,
+               coalesce(list_position({classNames}, f.label), 0) AS actual_index,
+               coalesce(list_position({classNames}, f.label), 0) BETWEEN 1 AND len(p.scores) AS has_class
+        FROM (SELECT id, label, scores FROM predictions
+              WHERE {where} AND status < 400 AND len(scores) > 0) AS p
+        JOIN feedback AS f ON f.prediction_id = p.id
+    )
+)
+GROUP BY label, actual_label, top_bin, class_index, bin`,
 
   labelAggregates: `SELECT label, actual_label, top_bin, count(*) AS count,
        sum(top_score)::DOUBLE AS sum_top_score, sum(log_loss)::DOUBLE AS sum_log_loss,

@@ -1,12 +1,4 @@
-import {
-  DuckDBAppender,
-  DuckDBConnection,
-  DuckDBInstance,
-  FLOAT,
-  LIST,
-  listValue,
-  UTINYINT,
-} from '@duckdb/node-api';
+import { DuckDBAppender, DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { FeedbackRecord } from '../predictions/prediction-record';
@@ -18,8 +10,10 @@ import {
   LoggedPredictionSample,
   MonitoringBinAggregate,
   MonitoringBinQuery,
+  MonitoringIngestAggregates,
   MonitoringLabelAggregate,
   MonitoringLabelQuery,
+  MonitoringQualityAggregates,
   MonitoringRegressionSums,
   MonitoringScoreBin,
   FeatureBinCount,
@@ -51,6 +45,14 @@ import {
   DUCKDB_RETENTION_TABLES,
   DUCKDB_SQL as SQL,
 } from './duckdb-queries';
+import { appendPredictionChunks } from './duckdb-chunks';
+import {
+  AggregateLabelSums,
+  aggregatePredictions,
+  binAggregatesFromSums,
+  isMinuteAligned,
+  qualityFromRows,
+} from './prediction-aggregates';
 import { MigrationFile, migrationsDirFor, runMigrations, runStatements } from './migrations';
 import { BoundSql, bindSql, identifier, joinSql, sqlList, SqlParams } from './sql-escape';
 import {
@@ -81,9 +83,6 @@ export interface DuckDbStoreOptions {
 }
 
 type Operation = 'read' | 'write';
-
-const FLOAT_LIST = LIST(FLOAT);
-const UTINYINT_LIST = LIST(UTINYINT);
 
 /** Rows per multi-row VALUES statement for the low-volume tables. */
 const VALUES_BATCH = 500;
@@ -226,40 +225,44 @@ export class DuckDbStore implements AnalyticsStore {
       await this.connection.run(SQL.clearPredictionsIncoming);
       const appender = await this.connection.createAppender('predictions_incoming', 'main', 'temp');
       try {
-        for (const r of rows) {
-          appender.appendVarchar(r.id);
-          appender.appendVarchar(r.request_id);
-          appender.appendBigInt(BigInt(r.ts));
-          appender.appendVarchar(r.model);
-          appender.appendUInteger(r.model_version);
-          appender.appendVarchar(r.route);
-          appender.appendVarchar(r.client_id);
-          appender.appendVarchar(r.trace_id);
-          appender.appendVarchar(r.span_id);
-          appender.appendVarchar(r.protocol);
-          appender.appendBlob(float32Bytes(r.inputs));
-          appender.appendList(listValue(r.feature_bins ?? []), UTINYINT_LIST);
-          appender.appendList(listValue(r.scores), FLOAT_LIST);
-          appender.appendVarchar(r.label);
-          appendNullableDouble(appender, r.value);
-          appender.appendUBigInt(BigInt(Math.round(r.latency_us)));
-          appender.appendUInteger(r.batch_size);
-          appender.appendUSmallInt(r.status);
-          appender.appendVarchar(r.error);
-          appender.endRow();
-        }
-        appender.flushSync();
+        // Column-wise data chunks, a ~1 ms slice of rows at a time with the event loop handed
+        // back in between, flushed every 1 MB / 1024 rows and at the end (duckdb-chunks.ts).
+        await appendPredictionChunks(appender, rows);
       } finally {
         appender.closeSync();
       }
       try {
         await this.transaction(async () => {
           await this.connection.run(SQL.movePredictions);
+          await this.insertAggregates(rows);
         });
       } finally {
         await this.connection.run(SQL.clearPredictionsIncoming);
       }
     });
+  }
+
+  /** Insert-time monitoring aggregates of `rows` (prediction-aggregates.ts). Caller holds the transaction. */
+  private async insertAggregates(rows: readonly StoredPrediction[]): Promise<void> {
+    const values = aggregatePredictions(rows).map((r) =>
+      this.bind(SQL.aggregateValues, {
+        model: r.model,
+        modelVersion: r.model_version,
+        ts: r.ts_ms,
+        batchKey: r.batch_key,
+        label: r.label,
+        status: r.status,
+        rows: r.rows,
+        binKeys: r.bin_keys,
+        binCounts: r.bin_counts,
+        scoreKeys: r.score_keys,
+        scoreSums: r.score_sums,
+      }),
+    );
+    if (values.length === 0) return;
+    await this.connection.run(
+      this.bind(SQL.insertAggregates, { values: joinSql(values, ', ') }).text,
+    );
   }
 
   async insertFeedback(rows: readonly FeedbackRecord[]): Promise<void> {
@@ -585,6 +588,72 @@ export class DuckDbStore implements AnalyticsStore {
     }));
   }
 
+  async monitoringIngestAggregates(query: MonitoringBinQuery): Promise<MonitoringIngestAggregates> {
+    if (!isMinuteAligned(query)) {
+      throw new StoreQueryError('monitoring ingest aggregates need a minute-aligned window');
+    }
+    const rows = await this.select(
+      'monitoring ingest aggregates',
+      this.bind(MONITORING_SQL.ingestAggregates, { where: this.where(query) }),
+    );
+    let total = 0;
+    const perLabel = new Map<string, AggregateLabelSums>();
+    for (const r of rows) {
+      const label = String(r.label);
+      const value = finiteOrZero(r.value);
+      if (r.kind === 'r') {
+        total += value;
+        continue;
+      }
+      let sums = perLabel.get(label);
+      if (!sums) {
+        sums = { label, bin_keys: [], bin_counts: [], score_keys: [], score_sums: [] };
+        perLabel.set(label, sums);
+      }
+      const key = toNumber(r.key as number | bigint);
+      if (r.kind === 'b') {
+        sums.bin_keys.push(key);
+        sums.bin_counts.push(value);
+      } else {
+        sums.score_keys.push(key);
+        sums.score_sums.push(value);
+      }
+    }
+    return {
+      rows: total,
+      bins: binAggregatesFromSums([...perLabel.values()], query.width, query.scoreOffset),
+    };
+  }
+
+  async monitoringQualityAggregates(
+    query: MonitoringLabelQuery,
+  ): Promise<MonitoringQualityAggregates> {
+    if (query.classNames.length === 0) return { labels: [], histogram: [] };
+    const rows = await this.select(
+      'monitoring quality aggregates',
+      this.bind(MONITORING_SQL.qualityAggregates, {
+        where: this.where(query),
+        classNames: [...query.classNames],
+        topScoreBins: query.topScoreBins,
+        topScoreBinsMax: query.topScoreBins - 1,
+      }),
+    );
+    return qualityFromRows(
+      rows.map((r) => ({
+        label: String(r.label),
+        actual_label: String(r.actual_label),
+        top_bin: toNumber(r.top_bin as number),
+        class_index: toNumber(r.class_index as bigint),
+        bin: toNumber(r.bin as number),
+        count: toNumber(r.count as bigint),
+        sum_score: finiteOrZero(r.sum_score),
+        sum_top_score: finiteOrZero(r.sum_top_score),
+        sum_log_loss: finiteOrZero(r.sum_log_loss),
+        log_loss_rows: toNumber((r.log_loss_rows as bigint | null) ?? 0),
+      })),
+    );
+  }
+
   async monitoringLabelAggregates(
     query: MonitoringLabelQuery,
   ): Promise<MonitoringLabelAggregate[]> {
@@ -677,13 +746,6 @@ function finiteOrZero(value: unknown): number {
 function appendNullableDouble(appender: DuckDBAppender, value: number | null): void {
   if (value === null) appender.appendNull();
   else appender.appendDouble(value);
-}
-
-/** Inputs travel as little-endian float32 bytes (see migrations/duckdb/0001_init.sql). */
-function float32Bytes(values: ArrayLike<number>): Uint8Array {
-  // The server logs inputs as a Float32Array already: its bytes are the blob.
-  const floats = values instanceof Float32Array ? values : Float32Array.from(values);
-  return new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength);
 }
 
 function float32Values(blob: unknown): number[] {

@@ -38,6 +38,14 @@ interface V1Response {
 const FEATURES = CLASSIFIER_META.feature_names;
 
 /** 784-pixel rows mixing three fixed patterns (low rank, like digits), values in [0, 2]. */
+/**
+ * The scheduler's windows end on the last whole minute; a run "one minute from now" covers the
+ * predictions just made (their minute is then complete).
+ */
+function nextMinute(): number {
+  return Date.now() + 60_000;
+}
+
 function imageRows(count: number, seed: number): number[][] {
   const patterns = randomRows(3, 784, 99);
   return randomRows(count, 3, seed).map((w) =>
@@ -133,7 +141,7 @@ describe('monitoring (e2e)', () => {
   it('runs the scheduler once: results, gauges with real values, and a drift event', async () => {
     const steady = await predict(randomRows(300, 4, 21));
     await loggedRows(300);
-    const first = await scheduler.runOnce();
+    const first = await scheduler.runOnce(nextMinute());
     expect(first.errors).toEqual([]);
     expect(first.versions).toEqual(['iris@1']);
     expect(first.results).toBeGreaterThan(0);
@@ -156,7 +164,7 @@ describe('monitoring (e2e)', () => {
     const shifted = randomRows(600, 4, 31).map((r) => [r[0] + 3, r[1], r[2] + 3, r[3]]);
     await predict(shifted);
     await loggedRows(900);
-    const second = await scheduler.runOnce();
+    const second = await scheduler.runOnce(nextMinute());
     expect(second.errors).toEqual([]);
     const driftEvents = second.events.filter((e) => e.type === 'monitoring.drift');
     expect(driftEvents.map((e) => e.details.feature)).toEqual(
@@ -204,7 +212,7 @@ describe('monitoring (e2e)', () => {
       store,
       new ArgusMetrics(),
     );
-    const run = await restarted.runOnce();
+    const run = await restarted.runOnce(nextMinute());
     expect(run.errors).toEqual([]);
     expect(run.events.filter((e) => e.details.state === 'alert')).toEqual([]);
     const after = await store.listEvents({ type: 'monitoring.drift', model: 'iris' });

@@ -86,17 +86,26 @@ describe('argus CLI: migrate, predict --log, feedback', () => {
     expect(first.stdout.split('\n').filter((l) => l !== '')).toEqual([
       `migrating DuckDB ${join(home, 'argus.duckdb')}`,
       expect.stringMatching(/^migration 0001_init\.sql: applied \(\d+ statements, \d+ ms\)$/),
-      expect.stringMatching(/^1 migration\(s\) applied, 0 already applied, in [\d.]+ s$/),
+      expect.stringMatching(
+        /^migration 0002_prediction_aggregates\.sql: applied \(\d+ statements, \d+ ms\)$/,
+      ),
+      expect.stringMatching(/^2 migration\(s\) applied, 0 already applied, in [\d.]+ s$/),
     ]);
     const again = await argus('migrate');
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('migration 0001_init.sql: already applied');
-    expect(again.stdout).toMatch(/0 migration\(s\) applied, 1 already applied/);
+    expect(again.stdout).toMatch(/0 migration\(s\) applied, 2 already applied/);
 
     // What an edited file looks like to the runner: the recorded checksum no longer matches.
     const path = join(home, 'argus.duckdb');
-    const [{ checksum }] = await duckDbRows(path, 'SELECT checksum FROM schema_migrations');
-    await duckDbRows(path, "UPDATE schema_migrations SET checksum = 'edited' RETURNING name");
+    const [{ checksum }] = await duckDbRows(
+      path,
+      "SELECT checksum FROM schema_migrations WHERE name = '0001_init.sql'",
+    );
+    await duckDbRows(
+      path,
+      "UPDATE schema_migrations SET checksum = 'edited' WHERE name = '0001_init.sql' RETURNING name",
+    );
     const refused = await argus('migrate');
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(
@@ -104,7 +113,7 @@ describe('argus CLI: migrate, predict --log, feedback', () => {
     );
     await duckDbRows(
       path,
-      `UPDATE schema_migrations SET checksum = '${String(checksum)}' RETURNING name`,
+      `UPDATE schema_migrations SET checksum = '${String(checksum)}' WHERE name = '0001_init.sql' RETURNING name`,
     );
     expect((await argus('migrate')).code).toBe(0);
   });

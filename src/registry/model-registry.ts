@@ -311,8 +311,9 @@ export class ModelRegistry implements OnModuleDestroy {
     this.changeHandlers.push(handler);
   }
 
-  private async notifyChanged(name: string): Promise<void> {
-    if (this.watchTimer) {
+  /** `polled`: the change was found by the poll, which has recorded its fingerprint already. */
+  private async notifyChanged(name: string, polled = false): Promise<void> {
+    if (this.watchTimer && !polled) {
       // A change made by this process is already known: record it, or a CLI change back to the
       // previous state before the next poll would look like no change at all and be missed.
       const summary = await this.getModel(name).catch(() => undefined);
@@ -340,7 +341,7 @@ export class ModelRegistry implements OnModuleDestroy {
           this.lastSeen.set(summary.name, fingerprint);
           // The first poll only records what start-up already loaded; a model that appears
           // later (registered by the CLI) is new and must be loaded too.
-          if (!initial) await this.notifyChanged(summary.name);
+          if (!initial) await this.notifyChanged(summary.name, true);
         }
       }
       initial = false;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { DRIFT_METHODS, DriftMethod, isPValueMethod } from '../monitoring/stats/drift';
 
 /**
  * One typed configuration, read once at boot from environment variables and an optional YAML file
@@ -46,7 +47,25 @@ export interface ArgusConfig {
     profileFromLogRows: number;
     /** accuracy / f1_macro (measured or estimated) below this is an alert. */
     qualityThreshold: number;
+    /**
+     * `default`: Evidently's fixed thresholds (or a configured one); `learned`: a feature's
+     * threshold learned from its reference chunks (mean ± 3σ) for the method in use, when the
+     * profile has one.
+     */
+    thresholds: 'default' | 'learned';
+    /**
+     * Per model, per monitored feature (named as in `monitoring_results`: the feature, `__row_mean`…,
+     * `__output.prediction`, `__output.score[<class>]`, `__reconstruction_error`): method and
+     * threshold overrides.
+     */
+    drift: Record<string, Record<string, DriftOverride>>;
   };
+}
+
+/** One feature's drift override. A threshold always comes with the method it is a threshold of. */
+export interface DriftOverride {
+  method?: DriftMethod;
+  threshold?: number;
 }
 
 export type InputLogging = { mode: 'full' } | { mode: 'none' } | { mode: 'sample'; rate: number };
@@ -63,6 +82,12 @@ type Source = Record<string, string | undefined>;
 interface FieldReader {
   problems: string[];
   get(env: string, yamlPath: string): string | undefined;
+  /**
+   * A structured value: the environment variable parsed as YAML (so JSON works), else the YAML
+   * subtree at `yamlPath`. For maps keyed by names, which may contain dots and so cannot be read
+   * from the flattened keys `get` sees.
+   */
+  tree(env: string, yamlPath: string): unknown;
 }
 
 function intField(
@@ -134,18 +159,45 @@ function flattenYaml(
   return out;
 }
 
+function isMapping(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function subtree(document: unknown, path: string): unknown {
+  let node = document;
+  for (const key of path.split('.')) node = isMapping(node) ? node[key] : undefined;
+  return node;
+}
+
 export function loadConfig(env: Source = process.env): ArgusConfig {
   const problems: string[] = [];
   let fileValues: Record<string, string> = {};
+  let document: unknown;
   const file = env.ARGUS_CONFIG;
   if (file) {
     try {
-      fileValues = flattenYaml(parseYaml(readFileSync(file, 'utf8')));
+      document = parseYaml(readFileSync(file, 'utf8'));
+      fileValues = flattenYaml(document);
     } catch (err) {
       problems.push(`ARGUS_CONFIG: cannot read YAML file '${file}': ${(err as Error).message}`);
     }
   }
-  const r: FieldReader = { problems, get: (e, y) => env[e] ?? fileValues[y] };
+  const r: FieldReader = {
+    problems,
+    get: (e, y) => env[e] ?? fileValues[y],
+    tree: (e, y) => {
+      const raw = env[e];
+      if (raw !== undefined && raw !== '') {
+        try {
+          return parseYaml(raw) as unknown;
+        } catch (err) {
+          problems.push(`${e} (${y}) is not valid YAML or JSON: ${(err as Error).message}`);
+          return undefined;
+        }
+      }
+      return subtree(document, y);
+    },
+  };
 
   const adminToken = r.get('ARGUS_ADMIN_TOKEN', 'server.admin_token') || undefined;
   if (adminToken !== undefined && adminToken.length < 16) {
@@ -285,6 +337,13 @@ function parseMonitoringSection(r: FieldReader): ArgusConfig['monitoring'] {
       );
     } else qualityThreshold = n;
   }
+  const thresholds = enumField(
+    r,
+    'ARGUS_MONITORING_THRESHOLDS',
+    'monitoring.thresholds',
+    ['default', 'learned'] as const,
+    'default',
+  );
   return {
     intervalSeconds: intField(
       r,
@@ -304,5 +363,89 @@ function parseMonitoringSection(r: FieldReader): ArgusConfig['monitoring'] {
       1_000_000,
     ),
     qualityThreshold,
+    thresholds,
+    drift: parseDriftOverrides(r),
   };
+}
+
+const DRIFT_OVERRIDE_KEYS = ['method', 'threshold'];
+
+/** A YAML value as the user wrote it: scalars as text (NaN included), structures as JSON. */
+function shown(value: unknown): string {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
+    ? String(value)
+    : JSON.stringify(value);
+}
+
+/**
+ * `monitoring.drift.<model>.<feature>: { method, threshold }`. Checked here: the shape, method
+ * names, thresholds (finite, > 0, below 1 for the p-value methods) and that a threshold comes with
+ * its method — the default method is a p-value test or a distance depending on the reference size,
+ * so a bare number would mean opposite things. Whether the model and feature exist and the method
+ * suits the feature's type depends on the version's profile: checked at evaluation, where an
+ * unusable override is ignored with a note (docs/monitoring.md "Methods and thresholds").
+ */
+function parseDriftOverrides(r: FieldReader): Record<string, Record<string, DriftOverride>> {
+  const where = 'ARGUS_MONITORING_DRIFT (monitoring.drift)';
+  const raw = r.tree('ARGUS_MONITORING_DRIFT', 'monitoring.drift');
+  if (raw === undefined || raw === null) return {};
+  if (!isMapping(raw)) {
+    r.problems.push(`${where} must map model names to features, got ${JSON.stringify(raw)}`);
+    return {};
+  }
+  const out: Record<string, Record<string, DriftOverride>> = {};
+  for (const [model, features] of Object.entries(raw)) {
+    if (!isMapping(features)) {
+      r.problems.push(`${where}: '${model}' must map feature names to overrides`);
+      continue;
+    }
+    const perFeature: Record<string, DriftOverride> = {};
+    for (const [feature, entry] of Object.entries(features)) {
+      const at = `${where}: ${model}.${feature}`;
+      if (!isMapping(entry)) {
+        r.problems.push(`${at} must be a mapping with method and/or threshold`);
+        continue;
+      }
+      const unknown = Object.keys(entry).filter((k) => !DRIFT_OVERRIDE_KEYS.includes(k));
+      if (unknown.length > 0) {
+        r.problems.push(
+          `${at} has unknown key(s) ${unknown.join(', ')} (allowed: ${DRIFT_OVERRIDE_KEYS.join(', ')})`,
+        );
+      }
+      const override: DriftOverride = {};
+      let ok = unknown.length === 0;
+      if (entry.method !== undefined) {
+        if ((DRIFT_METHODS as readonly unknown[]).includes(entry.method)) {
+          override.method = entry.method as DriftMethod;
+        } else {
+          r.problems.push(
+            `${at}.method must be one of ${DRIFT_METHODS.join(', ')}, got '${shown(entry.method)}'`,
+          );
+          ok = false;
+        }
+      }
+      if (entry.threshold !== undefined) {
+        const n = typeof entry.threshold === 'number' ? entry.threshold : Number.NaN;
+        const pValue = override.method !== undefined && isPValueMethod(override.method);
+        if (!(Number.isFinite(n) && n > 0 && (!pValue || n < 1))) {
+          r.problems.push(
+            `${at}.threshold must be a number ${pValue ? 'in (0, 1) for a p-value method' : 'greater than 0'}, got '${shown(entry.threshold)}'`,
+          );
+          ok = false;
+        } else if (entry.method === undefined) {
+          r.problems.push(
+            `${at}.threshold needs a method: the default method is a p-value test or a distance depending on the reference size`,
+          );
+          ok = false;
+        } else override.threshold = n;
+      }
+      if (entry.method === undefined && entry.threshold === undefined && unknown.length === 0) {
+        r.problems.push(`${at} must set method and/or threshold`);
+        ok = false;
+      }
+      if (ok) perFeature[feature] = override;
+    }
+    out[model] = perFeature;
+  }
+  return out;
 }

@@ -1,15 +1,30 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InvalidInputError } from '../common/errors';
+import { ARGUS_CONFIG, ArgusConfig } from '../config';
 import { ModelRegistry } from '../registry/model-registry';
 import { ANALYTICS_STORE, AnalyticsStore } from '../store/analytics-store';
+import { ProfileDriftOptions } from './reference-profile';
 import { ReferenceProfiles } from './reference-profiles';
 import {
   EvaluateOptions,
   EvaluationTarget,
   EvaluationWindow,
   WindowReport,
+  checkDriftOverrides,
   evaluateWindow,
 } from './window-evaluation';
+
+/** The drift methods and thresholds configured for one model (`monitoring.thresholds` / `.drift`). */
+export function driftOptionsFor(
+  monitoring: Pick<ArgusConfig['monitoring'], 'thresholds' | 'drift'>,
+  model: string,
+): ProfileDriftOptions {
+  const features = monitoring.drift[model];
+  return {
+    useLearnedThresholds: monitoring.thresholds === 'learned',
+    ...(features && Object.keys(features).length > 0 ? { features } : {}),
+  };
+}
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -20,10 +35,15 @@ const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 8
  */
 @Injectable()
 export class MonitoringService {
+  private readonly log = new Logger('monitoring');
+  /** Override problems already logged: each is warned about once per process, not every run. */
+  private readonly warned = new Set<string>();
+
   constructor(
     private readonly registry: ModelRegistry,
     private readonly profiles: ReferenceProfiles,
     @Inject(ANALYTICS_STORE) private readonly store: AnalyticsStore,
+    @Inject(ARGUS_CONFIG) private readonly config: ArgusConfig,
   ) {}
 
   /** The window a configured spec (`1h`, `rows:1000`) stands for at `now`. */
@@ -61,6 +81,7 @@ export class MonitoringService {
       task: manifest.task,
       classNames: profile?.class_names ?? manifest.class_names ?? null,
       profile,
+      drift: driftOptionsFor(this.config.monitoring, model),
     };
   }
 
@@ -70,6 +91,13 @@ export class MonitoringService {
     window: EvaluationWindow,
     options: EvaluateOptions = {},
   ): Promise<WindowReport> {
-    return evaluateWindow(this.store, await this.target(model, version), window, options);
+    const target = await this.target(model, version);
+    // The report carries these as notes too; the log gets each once (the scheduler runs every minute).
+    for (const problem of checkDriftOverrides(target).problems) {
+      if (this.warned.has(problem)) continue;
+      this.warned.add(problem);
+      this.log.warn(problem);
+    }
+    return evaluateWindow(this.store, target, window, options);
   }
 }

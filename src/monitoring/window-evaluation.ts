@@ -6,9 +6,11 @@ import {
 } from '../store/analytics-store';
 import { isMinuteAligned } from '../store/prediction-aggregates';
 import { MonitoringLayout, monitoringLayout } from './monitoring-layout';
+import { MULTIVARIATE_FEATURE } from './monitoring-results';
 import {
   FeatureProfile,
   FeatureWindow,
+  ProfileDriftOptions,
   ReconstructionDrift,
   featureWindowDrift,
   reconstructionDrift,
@@ -21,6 +23,7 @@ import {
   DEFAULT_MIN_ROWS,
   DatasetDrift,
   FeatureDrift,
+  FeatureDriftOptions,
   MulticlassAuc,
   RegressionQuality,
   binCount,
@@ -61,6 +64,13 @@ export interface EvaluationTarget {
   /** Class names as logged (`label`), class-index order; null when unknown. */
   classNames: string[] | null;
   profile: VersionProfile | null;
+  /**
+   * Drift methods and thresholds for this model (from `monitoring.thresholds` / `monitoring.drift`).
+   * `features` is keyed by the names results carry (`monitoring-results.ts`): the monitored feature
+   * (`__row_mean`… for wide inputs), `__output.<name>` for outputs, `__reconstruction_error`.
+   * Absent: Evidently's default method and threshold per feature.
+   */
+  drift?: ProfileDriftOptions;
 }
 
 export interface DriftReport extends Omit<DatasetDrift, 'features'> {
@@ -204,29 +214,112 @@ function featureWindows(layout: MonitoringLayout, table: BinTable): Map<string, 
   return out;
 }
 
+/** The result name of an output's drift (`monitoring-results.ts` writes outputs under it). */
+function outputKey(name: string): string {
+  return `__output.${name}`;
+}
+
+/** Every drift series a version's layout judges, by result name (the keys of overrides). */
+function judgedFeatures(
+  layout: MonitoringLayout,
+  profile: VersionProfile,
+): Map<string, FeatureProfile> {
+  const out = new Map<string, FeatureProfile>();
+  for (const f of layout.features) out.set(f.name, f);
+  const outputs = profile.profile.outputs;
+  if (outputs?.task === 'classification') {
+    if (outputs.prediction) out.set(outputKey(outputs.prediction.name), outputs.prediction);
+    if (outputs.label) out.set(outputKey(outputs.label.name), outputs.label);
+  }
+  for (const s of layout.scores) out.set(outputKey(s.name), s);
+  if (layout.reconstruction) out.set(MULTIVARIATE_FEATURE, layout.reconstruction);
+  return out;
+}
+
+/** Drift overrides checked against a version's profile: the usable ones, and why others are not. */
+export interface CheckedDriftOverrides {
+  usable: Map<string, FeatureDriftOptions>;
+  problems: string[];
+}
+
+/**
+ * Which of the target's per-feature overrides apply to its profile. The config is checked at boot
+ * for what it can know alone; the features and their types come with each version's profile, so
+ * an override of a feature the version does not monitor, or a numerical method (KS, Wasserstein)
+ * for a categorical feature, is left out here — the feature keeps its default method — and
+ * reported, instead of failing every evaluation of the model.
+ */
+export function checkDriftOverrides(target: EvaluationTarget): CheckedDriftOverrides {
+  const usable = new Map<string, FeatureDriftOptions>();
+  const problems: string[] = [];
+  const overrides = target.drift?.features;
+  if (!overrides || !target.profile) return { usable, problems };
+  const judged = judgedFeatures(monitoringLayout(target.profile), target.profile);
+  const at = `${target.model}@${target.version}`;
+  for (const [key, override] of Object.entries(overrides)) {
+    const feature = judged.get(key);
+    if (!feature) {
+      problems.push(
+        `drift override for '${key}' ignored: ${at} monitors no such feature (monitored: ${[...judged.keys()].join(', ')})`,
+      );
+    } else if (
+      feature.type === 'categorical' &&
+      (override.method === 'ks' || override.method === 'wasserstein')
+    ) {
+      problems.push(
+        `drift override for '${key}' ignored: method '${override.method}' needs a numerical feature, and '${key}' is categorical in ${at}'s profile`,
+      );
+    } else usable.set(key, override);
+  }
+  return { usable, problems };
+}
+
 function driftReport(
   target: EvaluationTarget,
   layout: MonitoringLayout,
   current: BinTable,
   baseline: BinTable | null,
   labelCounts: ReadonlyMap<string, number> | null,
+  overrides: ReadonlyMap<string, FeatureDriftOptions>,
 ): DriftReport {
   const profile = target.profile!.profile;
   const classNames = target.classNames ?? [];
   const currentWindows = featureWindows(layout, current);
   const baselineWindows = baseline ? featureWindows(layout, baseline) : null;
-  const judge = (feature: FeatureProfile, counts: number[], baselineCounts?: number[]) =>
-    baselineCounts
-      ? featureDriftFromCounts(feature, baselineCounts, counts)
-      : featureWindowDrift(feature, { counts } satisfies FeatureWindow);
+  const options = target.drift ?? {};
+  // `key`: the series' result name, which overrides are keyed by (output profiles are named
+  // `prediction`, `score[…]`, which an input feature may be named too).
+  const judge = (
+    key: string,
+    feature: FeatureProfile,
+    counts: number[],
+    baselineCounts?: number[],
+  ): FeatureDrift => {
+    const own = overrides.get(key);
+    if (baselineCounts) {
+      // Window against window: the configured method and threshold, never a learned one. Those
+      // measure how far a reference chunk strays from the whole reference; two windows are both
+      // samples (about twice the noise), and the baseline's size may pick another default method.
+      return featureDriftFromCounts(feature, baselineCounts, counts, {
+        minRows: options.minRows,
+        chiSquare: options.chiSquare,
+        ...own,
+      });
+    }
+    return featureWindowDrift(feature, { counts } satisfies FeatureWindow, {
+      ...options,
+      features: own ? { [feature.name]: own } : undefined,
+    });
+  };
   const features = layout.features.map((f) =>
-    judge(f, currentWindows.get(f.name)!, baselineWindows?.get(f.name)),
+    judge(f.name, f, currentWindows.get(f.name)!, baselineWindows?.get(f.name)),
   );
   const outputs: FeatureDrift[] = [];
   const out = profile.outputs;
   if (out?.prediction && out.task === 'classification') {
     outputs.push(
       judge(
+        outputKey(out.prediction.name),
         out.prediction,
         classCounts(out.prediction, classNames, current.rowsPerLabel),
         baseline ? classCounts(out.prediction, classNames, baseline.rowsPerLabel) : undefined,
@@ -234,10 +327,14 @@ function driftReport(
     );
   }
   if (out?.label && out.task === 'classification' && labelCounts && !baseline) {
-    outputs.push(judge(out.label, classCounts(out.label, classNames, labelCounts)));
+    outputs.push(
+      judge(outputKey(out.label.name), out.label, classCounts(out.label, classNames, labelCounts)),
+    );
   }
   for (const s of layout.scores) {
-    outputs.push(judge(s, currentWindows.get(s.name)!, baselineWindows?.get(s.name)));
+    outputs.push(
+      judge(outputKey(s.name), s, currentWindows.get(s.name)!, baselineWindows?.get(s.name)),
+    );
   }
   let multivariate: DriftReport['multivariate'] = null;
   if (layout.reconstruction) {
@@ -245,17 +342,20 @@ function driftReport(
     const rows = counts.reduce((a, b) => a + b, 0) - counts[0];
     multivariate = {
       histogram: judge(
+        MULTIVARIATE_FEATURE,
         layout.reconstruction,
         counts,
         baselineWindows?.get(layout.reconstruction.name),
       ),
-      band: reconstructionDrift(profile, {
-        rows,
-        sum_error: approximateErrorSum(layout.reconstruction, counts),
-      }),
+      // The band is NannyML's learned threshold already (reference chunk means ± 3σ).
+      band: reconstructionDrift(
+        profile,
+        { rows, sum_error: approximateErrorSum(layout.reconstruction, counts) },
+        options.minRows,
+      ),
     };
   }
-  const dataset = datasetDrift(features);
+  const dataset = datasetDrift(features, options.driftShareThreshold);
   return {
     ...dataset,
     compared_with: baseline ? 'window' : 'reference',
@@ -538,7 +638,9 @@ export async function evaluateWindow(
     const baseline = options.baseline
       ? await readBins(store, target, layout, options.baseline, source)
       : null;
-    drift = driftReport(target, layout, table, baseline, labelCounts);
+    const overrides = checkDriftOverrides(target);
+    notes.push(...overrides.problems);
+    drift = driftReport(target, layout, table, baseline, labelCounts, overrides.usable);
     if (table.monitoredRows < rows) {
       notes.push(
         `${rows - table.monitoredRows} of ${rows} predictions have no feature bins (inputs not logged, or logged before the profile existed) and are not part of the drift figures`,

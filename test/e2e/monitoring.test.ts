@@ -84,6 +84,10 @@ describe('monitoring (e2e)', () => {
       ARGUS_MONITORING_INTERVAL_S: '0',
       ARGUS_MONITORING_WINDOWS: '1h,rows:500',
       ARGUS_LOG_FLUSH_MS: '20',
+      // An unshifted feature judged by PSI under a configured threshold (docs/monitoring.md).
+      ARGUS_MONITORING_DRIFT: JSON.stringify({
+        iris: { sepal_width: { method: 'psi', threshold: 0.25 } },
+      }),
     });
     scheduler = server.running.app.get(MonitoringScheduler);
     store = server.running.app.get<AnalyticsStore>(ANALYTICS_STORE);
@@ -255,6 +259,11 @@ describe('monitoring (e2e)', () => {
     expect(body.rows).toBe(900);
     expect(body.drift.monitored_rows).toBe(900);
     expect(body.drift.features.find((f) => f.name === 'sepal_length')?.drift).toBe(true);
+    expect(body.drift.features.find((f) => f.name === 'sepal_width')).toMatchObject({
+      method: 'psi',
+      threshold: 0.25,
+      threshold_source: 'configured',
+    });
     const quality = await server.request(
       'GET',
       `/v1/models/iris/quality?from=${new Date(Date.now() - 3_600_000).toISOString()}&version=1`,

@@ -24,7 +24,8 @@ import { ClickHouseServer } from '../../test/harness/clickhouse-server';
  * clickhouse-server started here and one DuckDB file:
  *
  *   - N logged predictions of a 20-feature binary classifier are generated server-side
- *     (`INSERT … SELECT … FROM numbers(N)`, `feature_bins` included, 10 % with feedback);
+ *     (`INSERT … SELECT … FROM numbers(N)`, `feature_bins` included, 10 % with feedback and their
+ *     `labeled_predictions` rows, as insertFeedback writes them);
  *   - ONE full evaluation of the window holding them (`evaluateWindow`: every feature's drift,
  *     output drift, quality with ROC AUC / log loss / calibration, CBPE, coverage) is timed against
  *     a raw scan of the same columns (`SELECT sum(…)`) of the same rows;
@@ -290,6 +291,45 @@ FROM predictions WHERE model = {model} AND hash(ts_ms + 7) % 10 = 0`,
   ).text;
 }
 
+/**
+ * `labeled_predictions` of the generated feedback, as insertFeedback writes them at feedback time:
+ * each labeled prediction with its latest label, the shape of migration 0003's backfill (restricted
+ * to the model).
+ */
+function labeledSql(dialect: SqlDialect, model: string): string {
+  if (dialect === 'clickhouse') {
+    return bindSql(
+      dialect,
+      `INSERT INTO labeled_predictions (prediction_id, ts_ms, model, model_version, route, label, value, scores, status, actual_label, actual_value, feedback_ts_ms)
+SELECT id, ts_ms, model, model_version, route, label, value, scores, status, actual_label, actual_value, feedback_ts_ms
+FROM
+(
+    SELECT id, ts_ms, model, model_version, route, label, value, scores, status
+    FROM predictions
+    WHERE model = {model} AND id IN (SELECT prediction_id FROM feedback)
+    LIMIT 1 BY id
+)
+ANY INNER JOIN
+(
+    SELECT prediction_id AS id, argMax(label, ts_ms) AS actual_label,
+           argMax(value, ts_ms) AS actual_value, max(ts_ms) AS feedback_ts_ms
+    FROM feedback
+    GROUP BY prediction_id
+) USING id`,
+      { model },
+    ).text;
+  }
+  return bindSql(
+    dialect,
+    `INSERT INTO labeled_predictions (prediction_id, ts_ms, model, model_version, route, label, value, scores, status, actual_label, actual_value, feedback_ts_ms)
+SELECT p.id, p.ts_ms, p.model, p.model_version, p.route, p.label, p.value, p.scores, p.status, f.label, f.value, f.ts_ms
+FROM feedback AS f
+JOIN predictions AS p ON p.id = f.prediction_id
+WHERE p.model = {model}`,
+    { model },
+  ).text;
+}
+
 /** The raw scan: the same columns of the same rows, summed. */
 function rawScanSql(dialect: SqlDialect, model: string): string {
   const where = 'model = {model} AND model_version = 1 AND ts_ms >= {from} AND ts_ms < {to}';
@@ -520,6 +560,7 @@ async function main(): Promise<void> {
       const started = performance.now();
       await db.command({ query: generationSql(profile, 'clickhouse', model, rows) });
       await db.command({ query: feedbackSql('clickhouse', model) });
+      await db.command({ query: labeledSql('clickhouse', model) });
       await db.command({
         query: aggregatesSql(profile, 'clickhouse', model, rows, unitRows),
       });
@@ -576,6 +617,7 @@ async function main(): Promise<void> {
       const started = performance.now();
       await connection.run(generationSql(profile, 'duckdb', model, duckRows));
       await connection.run(feedbackSql('duckdb', model));
+      await connection.run(labeledSql('duckdb', model));
       await connection.run(aggregatesSql(profile, 'duckdb', model, duckRows, unitRows));
       await connection.run('CHECKPOINT');
       const generateSeconds = (performance.now() - started) / 1000;

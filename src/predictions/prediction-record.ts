@@ -1,3 +1,5 @@
+import type { PredictionSummary } from '../store/analytics-store';
+
 /**
  * The records Argus writes to the analytical store. Field names are the column names of the
  * `predictions` and `feedback` tables (DESIGN.md §3), so codecs can write them without a mapping.
@@ -61,4 +63,12 @@ export interface FeedbackRecord {
   /** Ground-truth value (regression); null for classification. */
   value: number | null;
   source: string;
+  /**
+   * Not a column of `feedback`: the labeled prediction, as FeedbackService looked it up to validate
+   * the id. The store writes it with the label into `labeled_predictions` (what quality reads), so
+   * no join with `predictions` is needed then or later. It travels through the spool (JSON; scores
+   * that are not finite come back as null). Absent (older spool frames, rows built by hand): the
+   * store joins the stored prediction in itself.
+   */
+  prediction?: PredictionSummary;
 }

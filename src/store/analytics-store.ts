@@ -32,7 +32,12 @@ export interface AnalyticsStore {
    */
   insertPredictions(rows: readonly StoredPrediction[]): Promise<void>;
 
-  /** Appends ground-truth labels. The latest (by `ts`) label of a prediction id wins. Same errors. */
+  /**
+   * Appends ground-truth labels. The latest (by `ts`) label of a prediction id wins. Same errors.
+   * Also writes the rows' `labeled_predictions` (quality reads them): from each row's `prediction`
+   * when it has one, otherwise joined from the stored prediction (rows whose prediction is not
+   * stored get none). Inserting the same rows twice is safe.
+   */
   insertFeedback(rows: readonly FeedbackRecord[]): Promise<void>;
 
   /**
@@ -76,9 +81,10 @@ export interface AnalyticsStore {
   listEvents(query?: EventQuery): Promise<StoreEvent[]>;
 
   /**
-   * Retention: deletes predictions (with their insert-time aggregates), feedback and monitoring
-   * results older than `days` whole UTC days (ClickHouse drops whole day partitions; no TTL on
-   * 18.16). Events are an audit trail and are kept. Returns what was dropped, for the log.
+   * Retention: deletes predictions (with their insert-time aggregates and labeled copies),
+   * feedback and monitoring results older than `days` whole UTC days (ClickHouse drops whole day
+   * partitions; no TTL on 18.16). Events are an audit trail and are kept. Returns what was
+   * dropped, for the log.
    */
   dropPartitionsOlderThan(days: number): Promise<RetentionReport>;
 
@@ -132,7 +138,8 @@ export interface AnalyticsStore {
 
   /**
    * `monitoringLabelAggregates` and `monitoringScoreHistogram` of the same window in one pass over
-   * its labeled predictions.
+   * its labeled predictions, read from `labeled_predictions` alone (written at feedback time, no
+   * join with predictions or feedback). The two-query path above stays on the join: the cross-check.
    */
   monitoringQualityAggregates(query: MonitoringLabelQuery): Promise<MonitoringQualityAggregates>;
 
@@ -252,11 +259,25 @@ export interface MigrationReport {
   alreadyApplied: string[];
 }
 
+/**
+ * What `lookupPredictions` returns of a stored prediction: enough to validate feedback against its
+ * model, and what a `labeled_predictions` row carries of it (migration 0003; FeedbackService
+ * attaches it to each feedback record as `prediction`).
+ */
 export interface PredictionSummary {
+  /** The prediction's time, ms since the epoch. */
+  ts_ms: number;
   model: string;
   model_version: number;
+  route: string;
+  /** Predicted class name (classifier); empty otherwise. */
   label: string;
+  /** Predicted value (regressor); null otherwise. */
   value: number | null;
+  /** Class probabilities or raw outputs, as stored (Float32 values). */
+  scores: number[];
+  /** HTTP status of the prediction's request. */
+  status: number;
 }
 
 export interface PredictionCountFilter {

@@ -42,22 +42,31 @@ import {
 import {
   CLICKHOUSE_MONITORING_SQL as MONITORING_SQL,
   AGGREGATE_COLUMNS,
+  CLICKHOUSE_DERIVED_TABLES,
   CLICKHOUSE_REPLACING_TABLES,
   CLICKHOUSE_RETENTION_TABLES,
   CLICKHOUSE_SQL as SQL,
   EVENT_COLUMNS,
   FEEDBACK_COLUMNS,
+  LABELED_COLUMNS,
   MONITORING_COLUMNS,
   PREDICTION_COLUMNS,
 } from './clickhouse-queries';
 import { predictionsRowBinaryChunks } from './clickhouse-rowbinary';
 import {
-  aggregatePredictions,
+  aggregatePredictionsInSlices,
   binAggregatesFromSums,
   isMinuteAligned,
   qualityFromRows,
 } from './prediction-aggregates';
-import { tsvDateTime, tsvFloat, tsvIntArray, tsvNullableFloat, tsvString } from './clickhouse-tsv';
+import {
+  tsvDateTime,
+  tsvFloat,
+  tsvFloat32Array,
+  tsvIntArray,
+  tsvNullableFloat,
+  tsvString,
+} from './clickhouse-tsv';
 import {
   MigrationFile,
   MigrationTarget,
@@ -69,6 +78,7 @@ import { BoundSql, bindSql, identifier, joinSql, sqlList, SqlParams } from './sq
 import {
   chunks,
   isUuid,
+  labeledScores,
   latestFeedbackPerId,
   retentionCutoffMs,
   validateEvents,
@@ -296,7 +306,7 @@ export class ClickHouseStore implements AnalyticsStore {
   }
 
   private async insertAggregates(rows: readonly StoredPrediction[]): Promise<void> {
-    const body = aggregatePredictions(rows)
+    const body = (await aggregatePredictionsInSlices(rows))
       .map(
         (r) =>
           `${tsvString(r.model)}\t${r.model_version}\t${r.ts_ms}\t${tsvString(r.batch_key)}\t` +
@@ -316,7 +326,8 @@ export class ClickHouseStore implements AnalyticsStore {
   async insertFeedback(rows: readonly FeedbackRecord[]): Promise<void> {
     if (rows.length === 0) return;
     validateFeedback(rows);
-    const body = latestFeedbackPerId(rows)
+    const latest = latestFeedbackPerId(rows);
+    const body = latest
       .map(
         (r) =>
           `${r.prediction_id}\t${r.ts}\t${tsvString(r.label)}\t${tsvNullableFloat(r.value)}\t` +
@@ -324,6 +335,45 @@ export class ClickHouseStore implements AnalyticsStore {
       )
       .join('');
     await this.insertTsv('insert feedback', 'feedback', FEEDBACK_COLUMNS, body);
+    // After the feedback: a failure here fails the insert, and its retry adds rows that reads
+    // de-duplicate (same prediction_id; ReplacingMergeTree(feedback_ts_ms), read with FINAL).
+    await this.insertLabeled(latest);
+  }
+
+  /**
+   * `labeled_predictions` rows of a feedback batch (migration 0003). Rows that carry their
+   * prediction (FeedbackService looked it up) are written as they are; the others get it joined
+   * in by the server from `predictions`, for just their ids.
+   */
+  private async insertLabeled(rows: readonly FeedbackRecord[]): Promise<void> {
+    let body = '';
+    const missing: string[] = [];
+    for (const r of rows) {
+      const p = r.prediction;
+      if (p === undefined) {
+        missing.push(r.prediction_id.toLowerCase());
+        continue;
+      }
+      body +=
+        `${r.prediction_id}\t${p.ts_ms}\t${tsvString(p.model)}\t${p.model_version}\t` +
+        `${tsvString(p.route)}\t${tsvString(p.label)}\t${tsvNullableFloat(p.value)}\t` +
+        `${tsvFloat32Array(labeledScores(p.scores))}\t${p.status}\t${tsvString(r.label)}\t` +
+        `${tsvNullableFloat(r.value)}\t${r.ts}\n`;
+    }
+    if (body !== '') {
+      await this.insertTsv(
+        'insert labeled predictions',
+        'labeled_predictions',
+        LABELED_COLUMNS,
+        body,
+      );
+    }
+    for (const batch of chunks(missing, LOOKUP_BATCH)) {
+      await this.command(
+        'insert labeled predictions from predictions',
+        this.bind(SQL.insertLabeledFromPredictions, { ids: sqlList(batch, 'clickhouse') }),
+      );
+    }
   }
 
   async lookupPredictions(ids: readonly string[]): Promise<Map<string, PredictionSummary>> {
@@ -340,20 +390,28 @@ export class ClickHouseStore implements AnalyticsStore {
     for (const batch of chunks([...originalsByKey.keys()], LOOKUP_BATCH)) {
       const rows = await this.select<{
         id: string;
+        ts_ms: number | string;
         model: string;
         model_version: number | string;
+        route: string;
         label: string;
         value_text: string | null;
+        scores_text: string[];
+        status: number | string;
       }>(
         'lookup predictions',
         this.bind(SQL.lookupPredictions, { ids: sqlList(batch, 'clickhouse') }),
       );
       for (const row of rows) {
         const summary: PredictionSummary = {
+          ts_ms: toNumber(row.ts_ms),
           model: row.model,
           model_version: toNumber(row.model_version),
+          route: row.route,
           label: row.label,
           value: parseFloatText(row.value_text),
+          scores: parseFloat32Texts(row.scores_text),
+          status: toNumber(row.status),
         };
         for (const original of originalsByKey.get(row.id.toLowerCase()) ?? []) {
           found.set(original, summary);
@@ -632,9 +690,7 @@ export class ClickHouseStore implements AnalyticsStore {
         }),
       );
       report.dropped.push(`${p.table}:${p.partition}`);
-      if (p.table !== 'prediction_lookup' && p.table !== 'prediction_aggregates') {
-        report.rows += p.rows;
-      }
+      if (!CLICKHOUSE_DERIVED_TABLES.includes(p.table)) report.rows += p.rows;
     }
     return report;
   }

@@ -2,8 +2,9 @@
  * Every DuckDB statement the embedded store runs, by name; `{name}` placeholders are filled by
  * `bindSql` (sql-escape.ts). The same shapes as clickhouse-queries.ts, in DuckDB SQL.
  *
- * Duplicates: `predictions.id` and `feedback.prediction_id` are primary keys and the store writes
- * with INSERT OR IGNORE / ON CONFLICT, so every row is already unique and plain counts are exact.
+ * Duplicates: `predictions.id`, `feedback.prediction_id` and `labeled_predictions.prediction_id`
+ * are primary keys and the store writes with INSERT OR IGNORE / ON CONFLICT, so every row is
+ * already unique and plain counts are exact.
  */
 export const DUCKDB_SQL = {
   ping: 'SELECT 1 AS ok',
@@ -30,9 +31,12 @@ export const DUCKDB_SQL = {
     latency_us UBIGINT, batch_size UINTEGER, status USMALLINT, error VARCHAR
 )`,
 
+  // The p_* columns are the row's `prediction` (FeedbackRecord), NULL when it came without one.
   createFeedbackIncoming: `CREATE TEMP TABLE IF NOT EXISTS feedback_incoming
 (
-    prediction_id VARCHAR, ts_ms BIGINT, label VARCHAR, value DOUBLE, source VARCHAR
+    prediction_id VARCHAR, ts_ms BIGINT, label VARCHAR, value DOUBLE, source VARCHAR,
+    has_prediction BOOLEAN, p_ts_ms BIGINT, p_model VARCHAR, p_model_version UINTEGER,
+    p_route VARCHAR, p_label VARCHAR, p_value DOUBLE, p_scores FLOAT[], p_status USMALLINT
 )`,
 
   clearPredictionsIncoming: 'DELETE FROM predictions_incoming',
@@ -63,6 +67,36 @@ ON CONFLICT (prediction_id) DO UPDATE SET
     ts_ms = excluded.ts_ms, label = excluded.label, value = excluded.value, source = excluded.source
 WHERE excluded.ts_ms >= feedback.ts_ms`,
 
+  // `labeled_predictions` (migration 0003), in the transaction of the feedback: one row per
+  // prediction id, the latest feedback wins (the rule of moveFeedback). Rows that carry their
+  // prediction are taken as they are.
+  moveLabeled: `INSERT INTO labeled_predictions
+    (prediction_id, ts_ms, model, model_version, route, label, value, scores, status,
+     actual_label, actual_value, feedback_ts_ms)
+SELECT prediction_id::UUID, p_ts_ms, p_model, p_model_version, p_route, p_label, p_value,
+       p_scores, p_status, label, value, ts_ms
+FROM feedback_incoming
+WHERE has_prediction
+ON CONFLICT (prediction_id) DO UPDATE SET
+    actual_label = excluded.actual_label, actual_value = excluded.actual_value,
+    feedback_ts_ms = excluded.feedback_ts_ms
+WHERE excluded.feedback_ts_ms >= labeled_predictions.feedback_ts_ms`,
+
+  // Rows that came without their prediction (older spool frames, rows built by hand): migration
+  // 0003's backfill for just {ids}, after moveFeedback (so `feedback` holds their latest label).
+  // Both sides filtered by the id list, so both primary-key indexes can serve it.
+  moveLabeledFromPredictions: `INSERT INTO labeled_predictions
+    (prediction_id, ts_ms, model, model_version, route, label, value, scores, status,
+     actual_label, actual_value, feedback_ts_ms)
+SELECT p.id, p.ts_ms, p.model, p.model_version, p.route, p.label, p.value, p.scores, p.status,
+       f.label, f.value, f.ts_ms
+FROM (SELECT * FROM feedback WHERE prediction_id IN {ids}) AS f
+JOIN (SELECT * FROM predictions WHERE id IN {ids}) AS p ON p.id = f.prediction_id
+ON CONFLICT (prediction_id) DO UPDATE SET
+    actual_label = excluded.actual_label, actual_value = excluded.actual_value,
+    feedback_ts_ms = excluded.feedback_ts_ms
+WHERE excluded.feedback_ts_ms >= labeled_predictions.feedback_ts_ms`,
+
   begin: 'BEGIN TRANSACTION',
   commit: 'COMMIT',
   rollback: 'ROLLBACK',
@@ -75,7 +109,8 @@ WHERE excluded.ts_ms >= feedback.ts_ms`,
   whereType: 'type = {type}',
   whereAll: 'TRUE',
 
-  lookupPredictions: `SELECT id::VARCHAR AS id, model, model_version, label, value
+  lookupPredictions: `SELECT id::VARCHAR AS id, ts_ms, model, model_version, route, label, value,
+       scores, status
 FROM predictions
 WHERE id IN {ids}`,
 
@@ -158,8 +193,12 @@ export const DUCKDB_RETENTION_TABLES = [
   'predictions',
   'prediction_aggregates',
   'feedback',
+  'labeled_predictions',
   'monitoring_results',
 ] as const;
+
+/** Copies of other tables' rows: retention deletes from them but does not count their rows. */
+export const DUCKDB_DERIVED_TABLES: readonly string[] = ['labeled_predictions'];
 
 /** Monitoring aggregates: the shapes of CLICKHOUSE_MONITORING_SQL in DuckDB SQL. */
 export const DUCKDB_MONITORING_SQL = {
@@ -192,7 +231,8 @@ FROM (SELECT label, unnest(score_keys) AS key, unnest(score_sums) AS score
       FROM prediction_aggregates WHERE {where} AND status < 400)
 GROUP BY label, key`,
 
-  // labelAggregates and scoreHistogram in one pass: see CLICKHOUSE_MONITORING_SQL.qualityAggregates.
+  // labelAggregates and scoreHistogram in one pass over `labeled_predictions` (one row per
+  // prediction id: the primary key), no join: see CLICKHOUSE_MONITORING_SQL.qualityAggregates.
   qualityAggregates: `SELECT label, actual_label, top_bin, class_index,
        least(CAST(floor(greatest(score, 0) * 100) AS INTEGER), 99) AS bin,
        count(*) AS count, sum(score)::DOUBLE AS sum_score,
@@ -210,13 +250,12 @@ FROM
            unnest(scores)::DOUBLE AS score
     FROM
     (
-        SELECT p.label AS label, f.label AS actual_label, p.scores AS scores,
-               list_max(p.scores)::DOUBLE AS top_score,
-               coalesce(list_position({classNames}, f.label), 0) AS actual_index,
-               coalesce(list_position({classNames}, f.label), 0) BETWEEN 1 AND len(p.scores) AS has_class
-        FROM (SELECT id, label, scores FROM predictions
-              WHERE {where} AND status < 400 AND len(scores) > 0) AS p
-        JOIN feedback AS f ON f.prediction_id = p.id
+        SELECT label, actual_label, scores,
+               list_max(scores)::DOUBLE AS top_score,
+               coalesce(list_position({classNames}, actual_label), 0) AS actual_index,
+               coalesce(list_position({classNames}, actual_label), 0) BETWEEN 1 AND len(scores) AS has_class
+        FROM labeled_predictions
+        WHERE {where} AND status < 400 AND len(scores) > 0
     )
 )
 GROUP BY label, actual_label, top_bin, class_index, bin`,

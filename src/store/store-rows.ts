@@ -82,8 +82,24 @@ export function validateFeedback(rows: readonly FeedbackRecord[]): void {
       problems.push(`${where}: prediction_id is not a UUID`);
     }
     checkTimestamp(problems, where, 'ts', row.ts);
+    const p = row.prediction;
+    if (p !== undefined) {
+      checkTimestamp(problems, where, 'prediction.ts_ms', p.ts_ms);
+      checkInteger(problems, where, 'prediction.model_version', p.model_version, UINT32_MAX);
+      checkInteger(problems, where, 'prediction.status', p.status, 0xffff);
+      if (!Array.isArray(p.scores)) problems.push(`${where}: prediction.scores must be an array`);
+    }
   });
   throwIfProblems('feedback', problems);
+}
+
+/**
+ * The scores of a feedback row's `prediction` as numbers. The row may have been through the spool,
+ * whose JSON frames turn NaN and ±Infinity into null: those come back as NaN (non-finite either
+ * way; the exact infinity is lost, which the quality sums clamp anyway).
+ */
+export function labeledScores(scores: readonly (number | null)[]): number[] {
+  return scores.map((x) => (typeof x === 'number' ? x : NaN));
 }
 
 export function validateMonitoringResults(rows: readonly MonitoringResult[]): void {

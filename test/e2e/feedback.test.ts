@@ -290,6 +290,21 @@ describe('POST /v1/feedback', () => {
     const [reg] = await store.labeledPredictions({ model: 'reg', from, to: Date.now() + 60_000 });
     expect(reg).toMatchObject({ id: regIds[0], actual_value: 12.5 });
     expect(await feedbackRows()).toBe(5);
+
+    // Quality reads `labeled_predictions`, written from the prediction the service looked up
+    // (carried through the writer as FeedbackRecord.prediction): the same as the join.
+    const query = {
+      model: 'iris',
+      from,
+      to: Date.now() + 60_000,
+      classNames: CLASSIFIER_META.class_names,
+      topScoreBins: 10,
+    };
+    const counts = (rows: { label: string; actual_label: string; count: number }[]) =>
+      rows.map((r) => `${r.label}>${r.actual_label}:${r.count}`).sort();
+    const quality = await store.monitoringQualityAggregates(query);
+    expect(counts(quality.labels)).toEqual(counts(await store.monitoringLabelAggregates(query)));
+    expect(quality.labels.reduce((sum, r) => sum + r.count, 0)).toBe(4);
   });
 
   describe('refuses bad requests whole', () => {

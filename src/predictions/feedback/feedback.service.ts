@@ -123,6 +123,9 @@ export class FeedbackService {
         });
         continue;
       }
+      // Carried to the store with the label: `labeled_predictions` needs the prediction's fields,
+      // and this lookup is the one that has them (docs/monitoring.md "Quality").
+      row.record.prediction = prediction;
       const key = `${prediction.model}@${prediction.model_version}`;
       if (!manifests.has(key))
         manifests.set(key, await this.deps.manifest(prediction.model, prediction.model_version));

@@ -8,6 +8,7 @@ import {
   PredictionWriterOptions,
 } from '../../../src/predictions/prediction-writer';
 import { Spool } from '../../../src/predictions/spool';
+import { labeledScores } from '../../../src/store/store-rows';
 import {
   CapturingLogger,
   FaultyFileSystem,
@@ -266,7 +267,21 @@ describe('PredictionWriter', () => {
       const first = writer({ flushRows: 25 });
       store.mode = 'down';
       first.predictions.append(predictions(0, 100));
-      first.feedback.append([feedback(1)]);
+      // Feedback carries its looked-up prediction through the spool (labeled_predictions).
+      const labeled = {
+        ...feedback(1),
+        prediction: {
+          ts_ms: 1_700_000_000_123,
+          model: 'iris',
+          model_version: 2,
+          route: 'canary',
+          label: 'setosa',
+          value: null,
+          scores: [0.25, NaN, 0.75],
+          status: 200,
+        },
+      };
+      first.feedback.append([labeled]);
       await first.close();
       expect(segmentFiles(spoolDir()).length).toBeGreaterThan(0);
       expect(segmentFiles(spoolDir('feedback')).length).toBe(1);
@@ -277,6 +292,13 @@ describe('PredictionWriter', () => {
       await second.start();
       await waitFor(() => unique(store.predictionIds()).length === 100, 'replay after restart');
       await waitFor(() => store.feedback.length === 1, 'feedback replay after restart');
+      const replayed = store.feedback[0].prediction;
+      expect({ ...replayed, scores: undefined }).toEqual({
+        ...labeled.prediction,
+        scores: undefined,
+      });
+      // JSON frames turn the NaN into null; the store reads it back as NaN.
+      expect(labeledScores(replayed?.scores ?? [])).toEqual([0.25, NaN, 0.75]);
       expect(unique(store.predictionIds())).toEqual(ids(predictions(0, 100)));
       await waitFor(() => segmentFiles(spoolDir()).length === 0, 'segments deleted');
       expect(logger.matching('log', /left by a previous run; replaying/).length).toBe(2);

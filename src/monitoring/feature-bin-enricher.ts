@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+import { AdaptiveSlices, yieldToEventLoop } from '../common/event-loop-slices';
 import { PredictionRecord } from '../predictions/prediction-record';
 import { StoredPrediction } from '../store/analytics-store';
 import { CompiledLayout } from './monitoring-layout';
@@ -12,13 +14,29 @@ import { CompiledLayout } from './monitoring-layout';
  * logged (ARGUS_LOG_INPUTS=none, sampled out, or wider than the logging limit) or do not have the
  * profile's width. Drift is then computed over the rows that have bins (a sample, with sampling);
  * quality and label coverage count every row.
+ *
+ * Binning a wide row is real work (a PCA projection of 784 MNIST inputs is ~100k multiply-adds),
+ * so a 5000-row flush binned in one go held the event loop for tens of milliseconds, which every
+ * request arriving meanwhile paid in its latency. Rows are binned in ~1 ms slices with the event
+ * loop handed back in between (common/event-loop-slices.ts).
  */
-export function enrichWithFeatureBins(
+export async function enrichWithFeatureBins(
   rows: PredictionRecord[],
   layoutFor: (model: string, version: number) => CompiledLayout | undefined,
-): StoredPrediction[] {
+  slices: AdaptiveSlices = new AdaptiveSlices(),
+): Promise<StoredPrediction[]> {
   let out: StoredPrediction[] | undefined;
+  let sliceStart = 0;
+  let began = performance.now();
+  let budget = slices.next();
   for (let i = 0; i < rows.length; i++) {
+    if (i - sliceStart >= budget) {
+      slices.record(i - sliceStart, performance.now() - began);
+      await yieldToEventLoop();
+      sliceStart = i;
+      began = performance.now();
+      budget = slices.next();
+    }
     const row = rows[i] as StoredPrediction;
     if (row.status >= 400 || row.inputs.length === 0 || (row.feature_bins?.length ?? 0) > 0) {
       continue;

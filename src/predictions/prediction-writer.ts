@@ -802,6 +802,11 @@ export class TableWriter<T extends SpooledRecord> {
  * Both tables' pipelines, plus the input-logging policy. This is what the inference path (via
  * the PREDICTION_SINK token) and the feedback endpoint talk to.
  */
+/** Fills rows' monitoring fields before the insert; may take its time in slices (async). */
+export type PredictionEnricher = (
+  rows: PredictionRecord[],
+) => PredictionRecord[] | Promise<PredictionRecord[]>;
+
 export class PredictionWriter implements PredictionSink {
   readonly predictions: TableWriter<PredictionRecord>;
   readonly feedback: TableWriter<FeedbackRecord>;
@@ -814,9 +819,9 @@ export class PredictionWriter implements PredictionSink {
    * monitoring module installs its enricher (src/monitoring/feature-bin-enricher.ts), which never
    * throws: a row it cannot bin is written without bins.
    */
-  private enrichPredictions: (rows: PredictionRecord[]) => PredictionRecord[] = (rows) => rows;
+  private enrichPredictions: PredictionEnricher = (rows) => rows;
 
-  setPredictionEnricher(enrich: (rows: PredictionRecord[]) => PredictionRecord[]): void {
+  setPredictionEnricher(enrich: PredictionEnricher): void {
     this.enrichPredictions = enrich;
   }
 
@@ -875,7 +880,7 @@ export class PredictionWriter implements PredictionSink {
     const store = options.store;
     this.predictions = build<PredictionRecord>(
       'predictions',
-      async (rows) => store.insertPredictions(this.enrichPredictions(rows)),
+      async (rows) => store.insertPredictions(await this.enrichPredictions(rows)),
       (row) => PREDICTION_FIXED_WEIGHT + row.inputs.length + row.scores.length,
       assignBatchKeys,
     );

@@ -40,7 +40,12 @@ import type { StoredPrediction } from './analytics-store';
  * cost more than it spreads, and flushing once would hold the loop for the copy of the whole batch.
  */
 
-/** Column types of `predictions_incoming`, in order (DUCKDB_SQL.createPredictionsIncoming). */
+/**
+ * Column types of a prediction chunk, in order: the columns of `predictions_incoming`
+ * (DUCKDB_SQL.createPredictionsIncoming), which are also the stored (non-generated) columns of
+ * `predictions` in the same order, so the same chunk appends to either. The appender casts the id
+ * VARCHAR to `predictions.id UUID` (ids are validated as UUIDs before any append).
+ */
 export const INCOMING_PREDICTION_TYPES: readonly DuckDBType[] = [
   VARCHAR, // id
   VARCHAR, // request_id
@@ -53,7 +58,7 @@ export const INCOMING_PREDICTION_TYPES: readonly DuckDBType[] = [
   VARCHAR, // span_id
   VARCHAR, // protocol
   BLOB, // inputs: little-endian float32
-  LIST(UTINYINT), // feature_bins: NULL when empty (the move statement makes it [])
+  LIST(UTINYINT), // feature_bins: [] when empty (`predictions.feature_bins` is NOT NULL)
   LIST(FLOAT), // scores
   VARCHAR, // label
   DOUBLE, // value
@@ -67,6 +72,8 @@ export const INCOMING_PREDICTION_TYPES: readonly DuckDBType[] = [
 const MAX_CHUNK_ROWS = 2048;
 
 const EMPTY_BYTES = new Uint8Array(0);
+/** Shared by every row without bins: list values are immutable. */
+const NO_BINS = listValue([]);
 
 /** Inputs travel as little-endian float32 bytes (see migrations/duckdb/0001_init.sql). */
 export function float32Bytes(values: ArrayLike<number>): Uint8Array {
@@ -101,7 +108,7 @@ export function predictionChunk(
     columns[9][i] = r.protocol;
     columns[10][i] = blobValue(float32Bytes(r.inputs));
     const bins = r.feature_bins;
-    columns[11][i] = bins === undefined || bins.length === 0 ? null : listValue(bins);
+    columns[11][i] = bins === undefined || bins.length === 0 ? NO_BINS : listValue(bins);
     columns[12][i] = listValue(r.scores);
     columns[13][i] = r.label;
     columns[14][i] = r.value;

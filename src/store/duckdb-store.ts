@@ -1,4 +1,20 @@
-import { DuckDBAppender, DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import {
+  BIGINT,
+  BOOLEAN,
+  DOUBLE,
+  DuckDBAppender,
+  DuckDBConnection,
+  DuckDBDataChunk,
+  DuckDBInstance,
+  DuckDBType,
+  DuckDBValue,
+  FLOAT,
+  LIST,
+  listValue,
+  UINTEGER,
+  USMALLINT,
+  VARCHAR,
+} from '@duckdb/node-api';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { FeedbackRecord } from '../predictions/prediction-record';
@@ -41,6 +57,7 @@ import {
   WindowQuery,
 } from './analytics-store';
 import {
+  DUCKDB_DERIVED_TABLES,
   DUCKDB_MONITORING_SQL as MONITORING_SQL,
   DUCKDB_RETENTION_TABLES,
   DUCKDB_SQL as SQL,
@@ -48,7 +65,7 @@ import {
 import { appendPredictionChunks } from './duckdb-chunks';
 import {
   AggregateLabelSums,
-  aggregatePredictions,
+  aggregatePredictionsInSlices,
   binAggregatesFromSums,
   isMinuteAligned,
   qualityFromRows,
@@ -58,6 +75,7 @@ import { BoundSql, bindSql, identifier, joinSql, sqlList, SqlParams } from './sq
 import {
   chunks,
   isUuid,
+  labeledScores,
   latestFeedbackPerId,
   retentionCutoffMs,
   validateEvents,
@@ -222,29 +240,71 @@ export class DuckDbStore implements AnalyticsStore {
     if (rows.length === 0) return;
     validatePredictions(rows);
     await this.exclusive('insert predictions', 'write', async () => {
-      await this.connection.run(SQL.clearPredictionsIncoming);
-      const appender = await this.connection.createAppender('predictions_incoming', 'main', 'temp');
-      try {
-        // Column-wise data chunks, a ~1 ms slice of rows at a time with the event loop handed
-        // back in between, flushed every 1 MB / 1024 rows and at the end (duckdb-chunks.ts).
-        await appendPredictionChunks(appender, rows);
-      } finally {
-        appender.closeSync();
-      }
+      // Almost every batch is new: append it straight into `predictions`, inside the transaction
+      // of its aggregates. A batch holding an id that is already stored (a retry whose first
+      // attempt committed) violates the primary key; the transaction is rolled back and the batch
+      // goes the staged way, whose INSERT OR IGNORE keeps the stored rows. Appending straight in
+      // saves the staging table's copy of every row: with 784-value inputs that copy was about a
+      // third of DuckDB's CPU per logged row (docs/prediction-log.md).
       try {
         await this.transaction(async () => {
-          await this.connection.run(SQL.movePredictions);
+          await this.appendChunks(await this.connection.createAppender('predictions'), rows);
           await this.insertAggregates(rows);
         });
-      } finally {
-        await this.connection.run(SQL.clearPredictionsIncoming);
+        return;
+      } catch (err) {
+        if (!isConstraintViolation(err)) throw err;
       }
+      await this.insertPredictionsStaged(rows);
     });
+  }
+
+  /**
+   * Column-wise data chunks, a ~1 ms slice of rows at a time with the event loop handed back in
+   * between, flushed every 1 MB / 1024 rows and at the end (duckdb-chunks.ts).
+   */
+  private async appendChunks(
+    appender: DuckDBAppender,
+    rows: readonly StoredPrediction[],
+  ): Promise<void> {
+    try {
+      await appendPredictionChunks(appender, rows);
+    } catch (err) {
+      // A failed flush leaves its rows buffered in the appender, and closing (or the garbage
+      // collector destroying) an appender flushes what it buffers — into whatever transaction the
+      // connection is in by then. Drop them now so nothing of this batch can land later.
+      try {
+        appender.clear();
+        appender.closeSync();
+      } catch {
+        // Closing an appender whose transaction is aborted fails too; the append's own error
+        // is the one that says why.
+      }
+      throw err;
+    }
+    appender.closeSync();
+  }
+
+  /** Through the staging table: rows whose id is already stored are skipped, the rest inserted. */
+  private async insertPredictionsStaged(rows: readonly StoredPrediction[]): Promise<void> {
+    await this.connection.run(SQL.clearPredictionsIncoming);
+    await this.appendChunks(
+      await this.connection.createAppender('predictions_incoming', 'main', 'temp'),
+      rows,
+    );
+    try {
+      await this.transaction(async () => {
+        await this.connection.run(SQL.movePredictions);
+        await this.insertAggregates(rows);
+      });
+    } finally {
+      await this.connection.run(SQL.clearPredictionsIncoming);
+    }
   }
 
   /** Insert-time monitoring aggregates of `rows` (prediction-aggregates.ts). Caller holds the transaction. */
   private async insertAggregates(rows: readonly StoredPrediction[]): Promise<void> {
-    const values = aggregatePredictions(rows).map((r) =>
+    const values = (await aggregatePredictionsInSlices(rows)).map((r) =>
       this.bind(SQL.aggregateValues, {
         model: r.model,
         modelVersion: r.model_version,
@@ -269,17 +329,19 @@ export class DuckDbStore implements AnalyticsStore {
     if (rows.length === 0) return;
     validateFeedback(rows);
     const latest = latestFeedbackPerId(rows);
+    const missing = latest
+      .filter((r) => r.prediction === undefined)
+      .map((r) => r.prediction_id.toLowerCase());
     await this.exclusive('insert feedback', 'write', async () => {
       await this.connection.run(SQL.clearFeedbackIncoming);
       const appender = await this.connection.createAppender('feedback_incoming', 'main', 'temp');
       try {
-        for (const r of latest) {
-          appender.appendVarchar(r.prediction_id);
-          appender.appendBigInt(BigInt(r.ts));
-          appender.appendVarchar(r.label);
-          appendNullableDouble(appender, r.value);
-          appender.appendVarchar(r.source);
-          appender.endRow();
+        // Data chunks, not the row appender: a list value (scores) through the row appender costs
+        // one native value per element (see duckdb-chunks.ts).
+        for (let start = 0; start < latest.length; start += FEEDBACK_CHUNK_ROWS) {
+          appender.appendDataChunk(
+            feedbackChunk(latest, start, Math.min(latest.length, start + FEEDBACK_CHUNK_ROWS)),
+          );
         }
         appender.flushSync();
       } finally {
@@ -288,6 +350,12 @@ export class DuckDbStore implements AnalyticsStore {
       try {
         await this.transaction(async () => {
           await this.connection.run(SQL.moveFeedback);
+          await this.connection.run(SQL.moveLabeled);
+          for (const batch of chunks(missing, LOOKUP_BATCH)) {
+            await this.connection.run(
+              this.bind(SQL.moveLabeledFromPredictions, { ids: sqlList(batch, 'duckdb') }).text,
+            );
+          }
         });
       } finally {
         await this.connection.run(SQL.clearFeedbackIncoming);
@@ -312,10 +380,14 @@ export class DuckDbStore implements AnalyticsStore {
       );
       for (const row of rows) {
         const summary: PredictionSummary = {
+          ts_ms: toNumber(row.ts_ms as bigint),
           model: String(row.model),
           model_version: toNumber(row.model_version as number),
+          route: String(row.route),
           label: String(row.label),
           value: toNullableNumber(row.value as number | null),
+          scores: (row.scores as number[]).map(Number),
+          status: toNumber(row.status as number),
         };
         for (const original of originalsByKey.get(String(row.id).toLowerCase()) ?? []) {
           found.set(original, summary);
@@ -532,7 +604,7 @@ export class DuckDbStore implements AnalyticsStore {
         const deleted = result.rowsChanged;
         if (deleted > 0) {
           report.dropped.push(table);
-          report.rows += deleted;
+          if (!DUCKDB_DERIVED_TABLES.includes(table)) report.rows += deleted;
         }
       }
       return report;
@@ -743,9 +815,56 @@ function finiteOrZero(value: unknown): number {
   return Number.isFinite(n) ? n : 0;
 }
 
-function appendNullableDouble(appender: DuckDBAppender, value: number | null): void {
-  if (value === null) appender.appendNull();
-  else appender.appendDouble(value);
+/** Column types of `feedback_incoming`, in order (DUCKDB_SQL.createFeedbackIncoming). */
+const INCOMING_FEEDBACK_TYPES: readonly DuckDBType[] = [
+  VARCHAR, // prediction_id
+  BIGINT, // ts_ms
+  VARCHAR, // label
+  DOUBLE, // value
+  VARCHAR, // source
+  BOOLEAN, // has_prediction
+  BIGINT, // p_ts_ms
+  VARCHAR, // p_model
+  UINTEGER, // p_model_version
+  VARCHAR, // p_route
+  VARCHAR, // p_label
+  DOUBLE, // p_value
+  LIST(FLOAT), // p_scores
+  USMALLINT, // p_status
+];
+
+/** DuckDB's vector size: a data chunk holds at most this many rows. */
+const FEEDBACK_CHUNK_ROWS = 2048;
+
+/** One data chunk of `rows[start, end)` for `feedback_incoming`. */
+function feedbackChunk(
+  rows: readonly FeedbackRecord[],
+  start: number,
+  end: number,
+): DuckDBDataChunk {
+  const count = end - start;
+  const columns: DuckDBValue[][] = INCOMING_FEEDBACK_TYPES.map(() => new Array<DuckDBValue>(count));
+  for (let i = 0; i < count; i++) {
+    const r = rows[start + i];
+    const p = r.prediction;
+    columns[0][i] = r.prediction_id;
+    columns[1][i] = BigInt(r.ts);
+    columns[2][i] = r.label;
+    columns[3][i] = r.value;
+    columns[4][i] = r.source;
+    columns[5][i] = p !== undefined;
+    columns[6][i] = p === undefined ? null : BigInt(p.ts_ms);
+    columns[7][i] = p?.model ?? null;
+    columns[8][i] = p?.model_version ?? null;
+    columns[9][i] = p?.route ?? null;
+    columns[10][i] = p?.label ?? null;
+    columns[11][i] = p?.value ?? null;
+    columns[12][i] = p === undefined ? null : listValue(labeledScores(p.scores));
+    columns[13][i] = p?.status ?? null;
+  }
+  const chunk = DuckDBDataChunk.create(INCOMING_FEEDBACK_TYPES, count);
+  chunk.setColumns(columns);
+  return chunk;
 }
 
 function float32Values(blob: unknown): number[] {
@@ -755,4 +874,14 @@ function float32Values(blob: unknown): number[] {
   const aligned = new Uint8Array(bytes.byteLength);
   aligned.set(bytes);
   return Array.from(new Float32Array(aligned.buffer, 0, Math.floor(bytes.byteLength / 4)));
+}
+
+/**
+ * A duplicate primary key: DuckDB reports it as an error whose message names the constraint
+ * ("Duplicate key … violates primary key constraint"); there is no error code to test. Read as
+ * a plain object: the addon's errors need not be `instanceof` this realm's Error (jest's vm).
+ */
+function isConstraintViolation(err: unknown): boolean {
+  const message = (err as { message?: unknown } | null)?.message;
+  return typeof message === 'string' && /violates primary key constraint/i.test(message);
 }

@@ -24,8 +24,8 @@ describe('feature bins at ingest', () => {
     feature_bins: undefined,
   }));
 
-  it('bins rows of versions with a profile: features, class scores, CBPE segments', () => {
-    const out = enrichWithFeatureBins(rows, (model, version) =>
+  it('bins rows of versions with a profile: features, class scores, CBPE segments', async () => {
+    const out = await enrichWithFeatureBins(rows, (model, version) =>
       model === 'credit' && version === 1 ? layout : undefined,
     );
     expect(layout.layout.width).toBe(3 + 2 + 2);
@@ -37,14 +37,16 @@ describe('feature bins at ingest', () => {
     expect(rows.every((r) => r.feature_bins === undefined)).toBe(true);
   });
 
-  it('leaves rows without a profile, without inputs, of another width, or failed, unbinned', () => {
+  it('leaves rows without a profile, without inputs, of another width, or failed, unbinned', async () => {
     const odd = [
       { ...rows[0], model: 'other' },
       { ...rows[1], inputs: [] },
       { ...rows[2], inputs: [1, 2] },
       { ...rows[3], status: 400 },
     ];
-    const out = enrichWithFeatureBins(odd, (model) => (model === 'credit' ? layout : undefined));
+    const out = await enrichWithFeatureBins(odd, (model) =>
+      model === 'credit' ? layout : undefined,
+    );
     expect(out.map((r) => r.feature_bins ?? [])).toEqual([[], [], [], []]);
   });
 });
@@ -57,6 +59,8 @@ describe('monitoring configuration', () => {
       windows: ['1h', '1d'],
       profileFromLogRows: 1000,
       qualityThreshold: 0.8,
+      thresholds: 'default',
+      drift: {},
     });
   });
 

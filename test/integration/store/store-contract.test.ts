@@ -107,10 +107,14 @@ describe.each<StoreKind>(['clickhouse', 'duckdb'])('%s store contract', (kind) =
 
       const found = await fixture.store.lookupPredictions([p.id]);
       expect(found.get(p.id)).toEqual({
+        ts_ms: BASE_TS + 123,
         model: 'roundtrip',
         model_version: 7,
+        route: 'canary',
         label: 'yes',
         value: null,
+        scores: float32(p.scores),
+        status: 200,
       });
 
       await fixture.store.insertFeedback([feedback(p.id, 'no', BASE_TS + 5000)]);
@@ -239,6 +243,32 @@ describe.each<StoreKind>(['clickhouse', 'duckdb'])('%s store contract', (kind) =
       const physical = await fixture.store.rowCounts();
       const distinct = before.reduce((sum, c) => sum + c.count, 0);
       expect(physical.predictions).toBe(distinct);
+    });
+
+    it('stores the new rows of a batch that also holds already-stored ids, each id once', async () => {
+      const model = 'overlap';
+      // Past the appender's 1024-row flush, so the duplicate fails a flush in the middle.
+      const first = Array.from({ length: 1500 }, (_, i) =>
+        prediction({ model, ts: BASE_TS + i, feature_bins: [i % 2] }),
+      );
+      const fresh = Array.from({ length: 1300 }, (_, i) =>
+        prediction({ model, ts: BASE_TS + 2000 + i, feature_bins: [i % 2] }),
+      );
+      await fixture.store.insertPredictions(first);
+      // A re-sent unit with new rows behind it: the stored ids must neither fail the batch nor
+      // count twice, and the new ids must all land.
+      await fixture.store.insertPredictions([...fresh.slice(0, 600), ...first.slice(200, 1400)]);
+      await fixture.store.insertPredictions(fresh.slice(600));
+      const counts = await fixture.store.countPredictions({ model });
+      expect(counts).toEqual([
+        { model, model_version: 1, route: 'champion', status: 200, count: 2800 },
+      ]);
+      const found = await fixture.store.lookupPredictions([...first, ...fresh].map((p) => p.id));
+      expect(found.size).toBe(2800);
+      await fixture.store.compact();
+      const physical = await fixture.store.rowCounts();
+      const all = await fixture.store.countPredictions({});
+      expect(physical.predictions).toBe(all.reduce((sum, c) => sum + c.count, 0));
     });
 
     it('replaces a label when feedback for the same id is sent again; the latest ts wins', async () => {

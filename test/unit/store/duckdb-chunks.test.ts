@@ -131,14 +131,14 @@ describe('appendPredictionChunks', () => {
     expect(appender.flushes).toEqual([]);
   });
 
-  it('predictionChunk fills every column of the staging table, empty bins as NULL', () => {
+  it('predictionChunk fills every column of the staging table, empty bins as []', () => {
     const rows = [row(0), { ...row(1), feature_bins: [1, 2] }, { ...row(2), inputs: [] }];
     const chunk = predictionChunk(rows, 0, 3);
     expect(chunk.columnCount).toBe(INCOMING_PREDICTION_TYPES.length);
     expect(chunk.rowCount).toBe(3);
-    const bins = chunk.getColumnValues(11);
-    expect(bins[0]).toBeNull();
-    expect(bins[1]).not.toBeNull();
+    const bins = chunk.getColumnValues(11) as Array<{ items: unknown[] }>;
+    expect(bins[0].items).toEqual([]);
+    expect(bins[1].items).toEqual([1, 2]);
     expect(chunk.getColumnValues(18)).toEqual(['', '', '']);
   });
 });

@@ -356,11 +356,23 @@ FROM
            if(has_class,
               -log(greatest(least(toFloat64(scores[actual_index]), 1 - 1e-15), 1e-15)),
               0) AS log_loss
-    FROM labeled_predictions FINAL
+    FROM {labeled}
     WHERE {where} AND status < 400 AND length(scores) > 0
 )
 ARRAY JOIN scores AS score, arrayEnumerate(scores) AS class_position
 GROUP BY label, actual_label, top_bin, class_index, bin`,
+
+  // What `qualityAggregates` reads: `FINAL` when the window may hold several rows of one id, the
+  // plain table (read on every core; `FINAL` is one merge stream on 18.16, 1.3 s for 1M labels)
+  // when `qualityDuplicates` found none. See ClickHouseStore.monitoringQualityAggregates.
+  qualityFinal: 'labeled_predictions FINAL',
+  qualityPlain: 'labeled_predictions',
+
+  // Rows and distinct ids of the window's labels: equal means every id has one row (no re-sent
+  // label or retried batch waiting for a merge), so the plain read is already de-duplicated.
+  qualityDuplicates: `SELECT count() AS rows, uniqExact(prediction_id) AS ids
+FROM labeled_predictions
+WHERE {where} AND status < 400 AND length(scores) > 0`,
 
   labelAggregates: `SELECT label, actual_label, top_bin, count() AS count,
        sum(top_score) AS sum_top_score, sum(log_loss) AS sum_log_loss,

@@ -797,26 +797,40 @@ export class ClickHouseStore implements AnalyticsStore {
     query: MonitoringLabelQuery,
   ): Promise<MonitoringQualityAggregates> {
     if (query.classNames.length === 0) return { labels: [], histogram: [] };
-    const rows = await this.select<{
-      label: string;
-      actual_label: string;
-      top_bin: number | string;
-      class_index: number | string;
-      bin: number | string;
-      count: number | string;
-      sum_score: number | string | null;
-      sum_top_score: number | string | null;
-      sum_log_loss: number | string | null;
-      log_loss_rows: number | string;
-    }>(
-      'monitoring quality aggregates',
-      this.bind(MONITORING_SQL.qualityAggregates, {
-        where: this.where(query),
-        classNames: [...query.classNames],
-        topScoreBins: query.topScoreBins,
-        topScoreBinsMax: query.topScoreBins - 1,
-      }),
+    const where = this.where(query);
+    const read = (table: string) =>
+      this.select<QualityRowJson>(
+        'monitoring quality aggregates',
+        this.bind(MONITORING_SQL.qualityAggregates, {
+          labeled: this.bind(table),
+          where,
+          classNames: [...query.classNames],
+          topScoreBins: query.topScoreBins,
+          topScoreBinsMax: query.topScoreBins - 1,
+        }),
+      );
+    // Most windows hold one row per labeled id (copies collapse on merge within minutes), and
+    // then the plain, parallel read is exact; `FINAL` is kept for windows that hold copies. The
+    // check runs first, and the plain read must then see exactly the rows the check counted:
+    // parts are only ever added (rows) or merged (copies removed), so a window without copies at
+    // the check whose plain read counts the same rows cannot hold a copy in that read either — a
+    // copy inserted after the check adds a row unless a merge already folded it into the latest
+    // label, which is what `FINAL` would have returned.
+    const [check] = await this.select<{ rows: number | string; ids: number | string }>(
+      'monitoring quality duplicate check',
+      this.bind(MONITORING_SQL.qualityDuplicates, { where }),
     );
+    const checkedRows = toNumber(check?.rows ?? 0);
+    let rows: QualityRowJson[] | undefined;
+    if (checkedRows === toNumber(check?.ids ?? 0)) {
+      const plain = await read(MONITORING_SQL.qualityPlain);
+      const plainRows = plain.reduce(
+        (sum, r) => sum + (toNumber(r.class_index) === 0 ? toNumber(r.count) : 0),
+        0,
+      );
+      if (plainRows === checkedRows) rows = plain;
+    }
+    rows ??= await read(MONITORING_SQL.qualityFinal);
     return qualityFromRows(
       rows.map((r) => ({
         label: r.label,
@@ -942,4 +956,18 @@ function finiteNumber(value: number | string | null | undefined): number {
   const n =
     typeof value === 'number' ? value : value === null || value === undefined ? NaN : Number(value);
   return Number.isFinite(n) ? n : 0;
+}
+
+/** A row of `qualityAggregates` as JSONEachRow returns it (64-bit numbers may come as strings). */
+interface QualityRowJson {
+  label: string;
+  actual_label: string;
+  top_bin: number | string;
+  class_index: number | string;
+  bin: number | string;
+  count: number | string;
+  sum_score: number | string | null;
+  sum_top_score: number | string | null;
+  sum_log_loss: number | string | null;
+  log_loss_rows: number | string;
 }

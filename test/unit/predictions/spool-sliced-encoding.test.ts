@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { AdaptiveSlices } from '../../../src/common/event-loop-slices';
 import { crc32, CRC32_INITIAL, crc32Final, crc32Update } from '../../../src/predictions/crc32';
 import { PredictionRecord } from '../../../src/predictions/prediction-record';
-import { encodeSpoolFrame, encodeSpoolFrameSliced } from '../../../src/predictions/spool';
+import {
+  crc32Sliced,
+  decodeFramePayload,
+  decodeFramePayloadSliced,
+  encodeSpoolFrame,
+  encodeSpoolFrameSliced,
+  FRAME_HEADER_BYTES,
+} from '../../../src/predictions/spool';
 
 /**
  * Spool frames are encoded a slice at a time (encodeSpoolFrameSliced) so a large batch going to
@@ -78,5 +85,87 @@ describe('incremental crc32', () => {
       const crc = crc32Update(crc32Update(CRC32_INITIAL, bytes, 0, cut), bytes, cut);
       expect(crc32Final(crc)).toBe(crc32(bytes));
     }
+  });
+});
+
+/** The payload of an encoded frame (after its length + CRC header). */
+function payloadOf(frame: Buffer): Buffer {
+  return frame.subarray(FRAME_HEADER_BYTES);
+}
+
+describe('decodeFramePayloadSliced', () => {
+  const tricky = (i: number, inputs: PredictionRecord['inputs']): PredictionRecord => ({
+    ...record(i, inputs),
+    // Structural characters inside strings must not cut a row.
+    error: ['', '],{"x":[1,2]}', 'a,b', '\\"}]', '"{', 'tab\there ✓ 🐈'][i % 6],
+    label: i % 4 === 0 ? '[]{},"' : '猫',
+  });
+  const oneTurnPerRow = () => new AdaptiveSlices({ budgetMs: 1e-9, firstUnits: 1, maxUnits: 1 });
+
+  it('gives exactly what the one-piece decoder gives, v1 and v2, any slice size', async () => {
+    const frames = [
+      encodeSpoolFrame(Array.from({ length: 60 }, (_, i) => tricky(i, [i, -i / 7, 1e-30]))),
+      encodeSpoolFrame(
+        Array.from({ length: 60 }, (_, i) =>
+          tricky(
+            i,
+            Float32Array.from({ length: 1 + (i % 5) * 40 }, (_, k) => k / (i + 1)),
+          ),
+        ),
+      ),
+      encodeSpoolFrame([tricky(3, [1])]),
+      encodeSpoolFrame([]),
+    ];
+    for (const frame of frames) {
+      const payload = payloadOf(frame);
+      const reference = decodeFramePayload(payload);
+      expect(reference).toBeDefined();
+      expect(await decodeFramePayloadSliced(payload)).toEqual(reference);
+      expect(await decodeFramePayloadSliced(payload, oneTurnPerRow())).toEqual(reference);
+    }
+  });
+
+  it('agrees with the one-piece decoder on payloads the encoders never write', async () => {
+    const good = payloadOf(encodeSpoolFrame([tricky(1, [1, 2]), tricky(2, [3])])).toString();
+    const cases = [
+      good.slice(0, -1), // truncated
+      good.replace('"rows":[{', '"rows":[ {'), // whitespace: not the encoders' layout
+      good.replace('},{', '}{'), // missing comma
+      good.replace('},{', '},,{'),
+      '{"v":3,"ts":1,"rows":[]}',
+      '{"v":1,"ts":1,"rows":[1,2,[3]]}',
+      '{"v":1,"ts":"x","rows":[]}',
+      'not json',
+      '',
+    ];
+    for (const text of cases) {
+      const payload = Buffer.from(text);
+      expect(await decodeFramePayloadSliced(payload)).toEqual(decodeFramePayload(payload));
+    }
+  });
+
+  it('hands the event loop back while decoding a large frame', async () => {
+    const payload = payloadOf(
+      encodeSpoolFrame(
+        Array.from({ length: 2000 }, (_, i) => record(i, new Float32Array(784).fill(i))),
+      ),
+    );
+    let turns = 0;
+    let running = true;
+    const tick = (): void => {
+      turns++;
+      if (running) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const frame = await decodeFramePayloadSliced(payload);
+    running = false;
+    expect(frame?.rows).toHaveLength(2000);
+    expect(turns).toBeGreaterThan(20);
+  });
+
+  it('checksums in slices to the same CRC', async () => {
+    const bytes = Buffer.from(Array.from({ length: 3_000_000 }, (_, i) => (i * 131) & 0xff));
+    expect(await crc32Sliced(bytes)).toBe(crc32(bytes));
+    expect(await crc32Sliced(Buffer.alloc(0))).toBe(crc32(Buffer.alloc(0)));
   });
 });

@@ -4,6 +4,7 @@ import { AdaptiveSlices, yieldToEventLoop } from '../../../src/common/event-loop
 import { StoredPrediction } from '../../../src/store';
 import {
   appendPredictionChunks,
+  GROUP_ROWS,
   FLUSH_BYTES,
   INCOMING_PREDICTION_TYPES,
   predictionChunk,
@@ -103,6 +104,26 @@ describe('appendPredictionChunks', () => {
     for (let i = 1; i < appender.flushes.length; i++) {
       expect(appender.flushes[i]).toBeGreaterThan(appender.flushes[i - 1]);
     }
+  });
+
+  it('appends whole groups of GROUP_ROWS through one reused chunk, a short chunk for the rest', async () => {
+    const rows = Array.from({ length: 1000 }, (_, i) => row(i));
+    const appender = new FakeAppender();
+    const seen = new Set<DuckDBDataChunk>();
+    const append = appender.appendDataChunk.bind(appender);
+    appender.appendDataChunk = (chunk: DuckDBDataChunk): void => {
+      if (chunk.rowCount === GROUP_ROWS) seen.add(chunk);
+      append(chunk);
+    };
+    const slices = new AdaptiveSlices({ budgetMs: 1e9, firstUnits: 200, maxUnits: 200 });
+    await appendPredictionChunks(appender, rows, slices);
+    expect(appender.chunks.flat()).toEqual(rows.map((r) => r.id));
+    // Five 200-row slices: three groups and an 8-row rest each.
+    expect(appender.chunks.map((c) => c.length)).toEqual([
+      ...[64, 64, 64, 8, 64, 64, 64, 8, 64, 64, 64, 8, 64, 64, 64, 8],
+      ...[64, 64, 64, 8],
+    ]);
+    expect(seen.size).toBe(1);
   });
 
   it('hands the event loop back between slices', async () => {

@@ -2,8 +2,9 @@
  * Every DuckDB statement the embedded store runs, by name; `{name}` placeholders are filled by
  * `bindSql` (sql-escape.ts). The same shapes as clickhouse-queries.ts, in DuckDB SQL.
  *
- * Duplicates: `predictions.id`, `feedback.prediction_id` and `labeled_predictions.prediction_id`
- * are primary keys and the store writes with INSERT OR IGNORE / ON CONFLICT, so every row is
+ * Duplicates: `feedback.prediction_id` and `labeled_predictions.prediction_id` are primary keys
+ * written with ON CONFLICT; `predictions.id` is kept unique by the insert itself (a duplicate check
+ * in the batch's transaction, an anti-join for a repeated batch; migration 0004). Every row is
  * already unique and plain counts are exact.
  */
 export const DUCKDB_SQL = {
@@ -42,13 +43,23 @@ export const DUCKDB_SQL = {
   clearPredictionsIncoming: 'DELETE FROM predictions_incoming',
   clearFeedbackIncoming: 'DELETE FROM feedback_incoming',
 
-  movePredictions: `INSERT OR IGNORE INTO predictions
+  // A batch whose direct append failed the duplicate check (migration 0004: no primary key): the
+  // staged rows whose id is not stored yet in the batch's time range (a copy of a row has its
+  // row's ts_ms), each id once.
+  movePredictions: `INSERT INTO predictions
     (id, request_id, ts_ms, model, model_version, route, client_id, trace_id, span_id, protocol,
      inputs, feature_bins, scores, label, value, latency_us, batch_size, status, error)
-SELECT id::UUID, request_id, ts_ms, model, model_version, route, client_id, trace_id, span_id,
-       protocol, inputs, coalesce(feature_bins, []::UTINYINT[]), scores, label, value, latency_us,
-       batch_size, status, error
-FROM predictions_incoming`,
+SELECT DISTINCT ON (id) id::UUID, request_id, ts_ms, model, model_version, route, client_id,
+       trace_id, span_id, protocol, inputs, coalesce(feature_bins, []::UTINYINT[]), scores, label,
+       value, latency_us, batch_size, status, error
+FROM predictions_incoming
+WHERE id::UUID NOT IN (SELECT id FROM predictions WHERE ts_ms BETWEEN {from} AND {to})`,
+
+  // After a batch is appended, in its transaction: ids of [from, to] stored more than once. Zero
+  // unless the batch repeated a stored id (or itself); row groups outside the range are skipped.
+  duplicateIds: `SELECT count(*) - count(DISTINCT id) AS duplicates
+FROM predictions
+WHERE ts_ms BETWEEN {from} AND {to}`,
 
   // Insert-time monitoring aggregates (migration 0002), in the transaction of their predictions;
   // the primary key (…, batch_key, label, status) keeps one row when a unit is inserted twice.

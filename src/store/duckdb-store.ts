@@ -239,23 +239,31 @@ export class DuckDbStore implements AnalyticsStore {
   async insertPredictions(rows: readonly StoredPrediction[]): Promise<void> {
     if (rows.length === 0) return;
     validatePredictions(rows);
+    const range = tsRange(rows);
     await this.exclusive('insert predictions', 'write', async () => {
       // Almost every batch is new: append it straight into `predictions`, inside the transaction
-      // of its aggregates. A batch holding an id that is already stored (a retry whose first
-      // attempt committed) violates the primary key; the transaction is rolled back and the batch
-      // goes the staged way, whose INSERT OR IGNORE keeps the stored rows. Appending straight in
-      // saves the staging table's copy of every row: with 784-value inputs that copy was about a
-      // third of DuckDB's CPU per logged row (docs/prediction-log.md).
+      // of its aggregates, then count the ids of its time range. A batch that repeats a stored id
+      // (a retry whose first attempt committed) shows up as a duplicate there; it is rolled back
+      // and goes the staged way, whose anti-join keeps the stored rows. Appending straight in
+      // saves the staging table's copy of every row, and `predictions` has no primary key
+      // (migration 0004): its index was rewritten at every checkpoint and made inserts slower as
+      // the table grew (docs/prediction-log.md).
+      let repeated = false;
       try {
         await this.transaction(async () => {
           await this.appendChunks(await this.connection.createAppender('predictions'), rows);
+          const [check] = await this.rows(this.bind(SQL.duplicateIds, range));
+          if (Number(check?.duplicates ?? 0) > 0) {
+            repeated = true;
+            throw new RepeatedBatch();
+          }
           await this.insertAggregates(rows);
         });
         return;
       } catch (err) {
-        if (!isConstraintViolation(err)) throw err;
+        if (!repeated) throw err;
       }
-      await this.insertPredictionsStaged(rows);
+      await this.insertPredictionsStaged(rows, range);
     });
   }
 
@@ -286,7 +294,10 @@ export class DuckDbStore implements AnalyticsStore {
   }
 
   /** Through the staging table: rows whose id is already stored are skipped, the rest inserted. */
-  private async insertPredictionsStaged(rows: readonly StoredPrediction[]): Promise<void> {
+  private async insertPredictionsStaged(
+    rows: readonly StoredPrediction[],
+    range: { from: number; to: number },
+  ): Promise<void> {
     await this.connection.run(SQL.clearPredictionsIncoming);
     await this.appendChunks(
       await this.connection.createAppender('predictions_incoming', 'main', 'temp'),
@@ -294,7 +305,7 @@ export class DuckDbStore implements AnalyticsStore {
     );
     try {
       await this.transaction(async () => {
-        await this.connection.run(SQL.movePredictions);
+        await this.connection.run(this.bind(SQL.movePredictions, range).text);
         await this.insertAggregates(rows);
       });
     } finally {
@@ -876,12 +887,21 @@ function float32Values(blob: unknown): number[] {
   return Array.from(new Float32Array(aligned.buffer, 0, Math.floor(bytes.byteLength / 4)));
 }
 
-/**
- * A duplicate primary key: DuckDB reports it as an error whose message names the constraint
- * ("Duplicate key … violates primary key constraint"); there is no error code to test. Read as
- * a plain object: the addon's errors need not be `instanceof` this realm's Error (jest's vm).
- */
-function isConstraintViolation(err: unknown): boolean {
-  const message = (err as { message?: unknown } | null)?.message;
-  return typeof message === 'string' && /violates primary key constraint/i.test(message);
+/** Thrown inside the insert's transaction to roll back a batch that repeats a stored id. */
+class RepeatedBatch extends Error {
+  constructor() {
+    super('the batch repeats stored prediction ids');
+    this.name = 'RepeatedBatch';
+  }
+}
+
+/** [oldest, newest] `ts` of the rows: a stored copy of one of them lies in this range. */
+function tsRange(rows: readonly StoredPrediction[]): { from: number; to: number } {
+  let from = Number.POSITIVE_INFINITY;
+  let to = Number.NEGATIVE_INFINITY;
+  for (const r of rows) {
+    if (r.ts < from) from = r.ts;
+    if (r.ts > to) to = r.ts;
+  }
+  return { from, to };
 }

@@ -92,12 +92,15 @@ describe('argus CLI: migrate, predict --log, feedback', () => {
       expect.stringMatching(
         /^migration 0003_labeled_predictions\.sql: applied \(\d+ statements, \d+ ms\)$/,
       ),
-      expect.stringMatching(/^3 migration\(s\) applied, 0 already applied, in [\d.]+ s$/),
+      expect.stringMatching(
+        /^migration 0004_predictions_without_primary_key\.sql: applied \(\d+ statements, \d+ ms\)$/,
+      ),
+      expect.stringMatching(/^4 migration\(s\) applied, 0 already applied, in [\d.]+ s$/),
     ]);
     const again = await argus('migrate');
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('migration 0001_init.sql: already applied');
-    expect(again.stdout).toMatch(/0 migration\(s\) applied, 3 already applied/);
+    expect(again.stdout).toMatch(/0 migration\(s\) applied, 4 already applied/);
 
     // What an edited file looks like to the runner: the recorded checksum no longer matches.
     const path = join(home, 'argus.duckdb');

@@ -1,6 +1,6 @@
 import { createClient } from '@clickhouse/client';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { cpSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildVersionProfile, VersionProfile } from '../../../src/monitoring/version-profile';
@@ -278,8 +278,11 @@ describe.each<StoreKind>(['clickhouse', 'duckdb'])('migration 0003 backfill on %
   it('backfills labeled_predictions from the feedback given before it', async () => {
     const migrationsDir = join(workDir, 'migrations');
     cpSync(migrationsDirFor(kind), migrationsDir, { recursive: true });
-    const held = join(workDir, '0003_labeled_predictions.sql');
-    renameSync(join(migrationsDir, '0003_labeled_predictions.sql'), held);
+    // The schema as it was before 0003: 0003 and every later migration held back.
+    const later = readdirSync(migrationsDir).filter((f) => f >= '0003');
+    const heldDir = join(workDir, 'held');
+    mkdirSync(heldDir);
+    for (const f of later) renameSync(join(migrationsDir, f), join(heldDir, f));
 
     const profile = reference();
     const model = 'before';
@@ -383,10 +386,10 @@ WHERE excluded.ts_ms >= feedback.ts_ms`,
     await writeOldFeedback(feedback);
     await writeOldFeedback(corrections);
 
-    renameSync(held, join(migrationsDir, '0003_labeled_predictions.sql'));
+    for (const f of later) renameSync(join(heldDir, f), join(migrationsDir, f));
     store = await open();
     try {
-      expect((await store.migrate()).applied).toEqual(['0003_labeled_predictions.sql']);
+      expect((await store.migrate()).applied).toEqual(later);
       await expectQualityLikeJoin(store, model);
       const auto = await evaluateWindow(store, target(profile, model), WINDOW);
       const raw = await evaluateWindow(store, target(profile, model), WINDOW, { source: 'raw' });

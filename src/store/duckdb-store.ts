@@ -144,6 +144,7 @@ export class DuckDbStore implements AnalyticsStore {
       if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
       const instance = await DuckDBInstance.create(options.path);
       const connection = await instance.connect();
+      await connection.run(SQL.checkpointThreshold);
       await connection.run(SQL.createPredictionsIncoming);
       await connection.run(SQL.createFeedbackIncoming);
       return new DuckDbStore(

@@ -8,6 +8,7 @@ import { StoredPrediction } from '../../../src/store';
 import { FLUSH_BYTES, FLUSH_ROWS } from '../../../src/store/duckdb-chunks';
 import { DuckDbStore } from '../../../src/store/duckdb-store';
 import { duckDbRows } from './support';
+import { countingLoopTurns } from '../../harness/event-loop';
 
 /**
  * DuckDB predictions are appended column-wise in data chunks, a ~1 ms slice at a time with the
@@ -106,15 +107,7 @@ describe('DuckDB chunked prediction inserts', () => {
     expect(flushes).toBeGreaterThanOrEqual(5);
 
     // The event loop runs between slices: count its turns while the insert is in progress.
-    let turns = 0;
-    let inserting = true;
-    const tick = (): void => {
-      turns++;
-      if (inserting) setImmediate(tick);
-    };
-    setImmediate(tick);
-    await store.insertPredictions(rows);
-    inserting = false;
+    const { turns } = await countingLoopTurns(() => store.insertPredictions(rows));
     expect(turns).toBeGreaterThanOrEqual(flushes);
 
     // At-least-once delivery: the same batch again adds nothing.

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { AdaptiveSlices } from '../../../src/common/event-loop-slices';
 import { crc32, CRC32_INITIAL, crc32Final, crc32Update } from '../../../src/predictions/crc32';
 import { PredictionRecord } from '../../../src/predictions/prediction-record';
+import { countingLoopTurns } from '../../harness/event-loop';
 import {
   crc32Sliced,
   decodeFramePayload,
@@ -64,16 +65,8 @@ describe('encodeSpoolFrameSliced', () => {
 
   it('hands the event loop back while encoding a large frame', async () => {
     const rows = Array.from({ length: 2000 }, (_, i) => record(i, new Float32Array(784).fill(i)));
-    let turns = 0;
-    let running = true;
-    const tick = (): void => {
-      turns++;
-      if (running) setImmediate(tick);
-    };
-    setImmediate(tick);
     // 2000 × ~4.2 KB of JSON: dozens of 256 KB payload slices, each followed by a yield.
-    await encodeSpoolFrameSliced(rows);
-    running = false;
+    const { turns } = await countingLoopTurns(() => encodeSpoolFrameSliced(rows));
     expect(turns).toBeGreaterThan(20);
   });
 });
@@ -150,15 +143,9 @@ describe('decodeFramePayloadSliced', () => {
         Array.from({ length: 2000 }, (_, i) => record(i, new Float32Array(784).fill(i))),
       ),
     );
-    let turns = 0;
-    let running = true;
-    const tick = (): void => {
-      turns++;
-      if (running) setImmediate(tick);
-    };
-    setImmediate(tick);
-    const frame = await decodeFramePayloadSliced(payload);
-    running = false;
+    const { result: frame, turns } = await countingLoopTurns(() =>
+      decodeFramePayloadSliced(payload),
+    );
     expect(frame?.rows).toHaveLength(2000);
     expect(turns).toBeGreaterThan(20);
   });

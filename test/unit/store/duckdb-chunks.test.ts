@@ -9,6 +9,7 @@ import {
   INCOMING_PREDICTION_TYPES,
   predictionChunk,
 } from '../../../src/store/duckdb-chunks';
+import { countingLoopTurns } from '../../harness/event-loop';
 
 /**
  * The slicing of DuckDB prediction appends (src/store/duckdb-chunks.ts) and the slice sizing it
@@ -130,15 +131,9 @@ describe('appendPredictionChunks', () => {
     const rows = Array.from({ length: 300 }, (_, i) => row(i));
     const appender = new FakeAppender();
     const slices = new AdaptiveSlices({ budgetMs: 1e9, firstUnits: 10, maxUnits: 10 });
-    let turns = 0;
-    let running = true;
-    const tick = (): void => {
-      turns++;
-      if (running) setImmediate(tick);
-    };
-    setImmediate(tick);
-    const count = await appendPredictionChunks(appender, rows, slices);
-    running = false;
+    const { result: count, turns } = await countingLoopTurns(() =>
+      appendPredictionChunks(appender, rows, slices),
+    );
     expect(count).toBe(30);
     expect(turns).toBeGreaterThanOrEqual(29);
     expect(appender.flushes).toEqual([300]); // 8-feature rows: far below FLUSH_BYTES

@@ -1,4 +1,4 @@
-import { buildVersionProfile, VersionProfile } from '../../../src/monitoring/version-profile';
+import { VersionProfile } from '../../../src/monitoring/version-profile';
 import { driftOptionsFor } from '../../../src/monitoring/monitoring.service';
 import { DriftOverride } from '../../../src/config';
 import { DEFAULT_DRIFT_THRESHOLDS, FeatureDrift } from '../../../src/monitoring/stats';
@@ -12,11 +12,11 @@ import {
 import { StoreKind } from '../../../src/store';
 import { openStoreFixture, StoreFixture } from '../store/support';
 import {
-  CLASS_NAMES,
-  classifierManifest,
   feedbackFor,
   storedPredictions,
   syntheticRows,
+  referenceProfile,
+  classifierTarget,
 } from './support';
 
 /**
@@ -72,23 +72,8 @@ describe.each<StoreKind>(['clickhouse', 'duckdb'])('drift methods and thresholds
     await fixture.store.migrate();
     // 4000 reference rows: 10 chunks of 400 for the learned thresholds; > 1000 rows, so the
     // default methods are the distances (Wasserstein, Jensen–Shannon).
-    const reference = syntheticRows(4000, 11);
-    profile = buildVersionProfile(
-      classifierManifest(),
-      {
-        rows: reference.map((r) => r.inputs),
-        outputs: reference.map((r) => r.scores),
-        labels: reference.map((r) => CLASS_NAMES[r.actual]),
-      },
-      'registration',
-    );
-    base = {
-      model: 'credit',
-      version: 1,
-      task: 'classification',
-      classNames: CLASS_NAMES,
-      profile,
-    };
+    profile = referenceProfile(4000, 11);
+    base = classifierTarget(profile);
     const steadyRows = syntheticRows(3000, 2);
     const steady = storedPredictions(steadyRows, profile, STEADY.from);
     await fixture.store.insertPredictions(steady);

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildVersionProfile, VersionProfile } from '../../../src/monitoring/version-profile';
+import { VersionProfile } from '../../../src/monitoring/version-profile';
 import { monitoringLayout } from '../../../src/monitoring/monitoring-layout';
 import {
   evaluateWindow,
@@ -23,10 +23,10 @@ import { pollUntil } from '../../harness/polling';
 import { openStoreFixture, StoreFixture } from '../store/support';
 import {
   CLASS_NAMES,
-  classifierManifest,
   feedbackFor,
   storedPredictions,
   syntheticRows,
+  referenceProfile,
 } from './support';
 
 /**
@@ -111,16 +111,7 @@ describe.each<StoreKind>(['clickhouse', 'duckdb'])('insert-time aggregates on %s
   beforeAll(async () => {
     fixture = await openStoreFixture(kind, 'aggregates');
     await fixture.store.migrate();
-    const reference = syntheticRows(3000, 41);
-    profile = buildVersionProfile(
-      classifierManifest(),
-      {
-        rows: reference.map((r) => r.inputs),
-        outputs: reference.map((r) => r.scores),
-        labels: reference.map((r) => CLASS_NAMES[r.actual]),
-      },
-      'registration',
-    );
+    profile = referenceProfile(3000, 41);
   });
 
   afterAll(async () => {

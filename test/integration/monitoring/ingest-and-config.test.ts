@@ -1,21 +1,11 @@
 import { ConfigError, loadConfig } from '../../../src/config';
 import { enrichWithFeatureBins } from '../../../src/monitoring/feature-bin-enricher';
 import { compileLayout } from '../../../src/monitoring/monitoring-layout';
-import { buildVersionProfile } from '../../../src/monitoring/version-profile';
-import { CLASS_NAMES, classifierManifest, storedPredictions, syntheticRows } from './support';
+import { storedPredictions, syntheticRows, referenceProfile } from './support';
 
 /** The ingest enricher and the monitoring configuration section. */
 
-const reference = syntheticRows(500, 5);
-const profile = buildVersionProfile(
-  classifierManifest(),
-  {
-    rows: reference.map((r) => r.inputs),
-    outputs: reference.map((r) => r.scores),
-    labels: reference.map((r) => CLASS_NAMES[r.actual]),
-  },
-  'registration',
-);
+const profile = referenceProfile(500, 5);
 
 describe('feature bins at ingest', () => {
   const layout = compileLayout(profile);

@@ -3,12 +3,8 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildVersionProfile, VersionProfile } from '../../../src/monitoring/version-profile';
-import {
-  evaluateWindow,
-  EvaluationTarget,
-  WindowReport,
-} from '../../../src/monitoring/window-evaluation';
+import { VersionProfile } from '../../../src/monitoring/version-profile';
+import { evaluateWindow, WindowReport } from '../../../src/monitoring/window-evaluation';
 import { FeedbackRecord } from '../../../src/predictions/prediction-record';
 import {
   AnalyticsStore,
@@ -22,7 +18,13 @@ import { migrationsDirFor } from '../../../src/store/migrations';
 import { bindSql, joinSql } from '../../../src/store/sql-escape';
 import { freshClickHouseDatabase } from '../../harness/clickhouse';
 import { openStoreFixture, StoreFixture } from '../store/support';
-import { CLASS_NAMES, classifierManifest, storedPredictions, syntheticRows } from './support';
+import {
+  CLASS_NAMES,
+  storedPredictions,
+  syntheticRows,
+  referenceProfile,
+  classifierTarget,
+} from './support';
 
 /**
  * Quality from `labeled_predictions` (migration 0003, docs/monitoring.md "Quality"): written at
@@ -36,23 +38,6 @@ import { CLASS_NAMES, classifierManifest, storedPredictions, syntheticRows } fro
 const MINUTE = 60_000;
 const T0 = Date.UTC(2024, 4, 6, 9, 0, 0);
 const WINDOW = { label: 'aligned', from: T0, to: T0 + 5 * MINUTE };
-
-function reference(): VersionProfile {
-  const rows = syntheticRows(3000, 43);
-  return buildVersionProfile(
-    classifierManifest(),
-    {
-      rows: rows.map((r) => r.inputs),
-      outputs: rows.map((r) => r.scores),
-      labels: rows.map((r) => CLASS_NAMES[r.actual]),
-    },
-    'registration',
-  );
-}
-
-function target(profile: VersionProfile, model: string): EvaluationTarget {
-  return { model, version: 1, task: 'classification', classNames: CLASS_NAMES, profile };
-}
 
 /** 1500 predictions 100 ms apart from T0; every 97th failed (status 503), excluded from quality. */
 function predictionsOf(profile: VersionProfile, model: string, seed: number): StoredPrediction[] {
@@ -147,7 +132,7 @@ describe.each<StoreKind>(['clickhouse', 'duckdb'])('labeled predictions on %s', 
   beforeAll(async () => {
     fixture = await openStoreFixture(kind, 'labeled');
     await fixture.store.migrate();
-    profile = reference();
+    profile = referenceProfile(3000, 43);
   });
 
   afterAll(async () => {
@@ -208,8 +193,8 @@ describe.each<StoreKind>(['clickhouse', 'duckdb'])('labeled predictions on %s', 
     );
     const check = async () => {
       await expectQualityLikeJoin(fixture.store, model);
-      const auto = await evaluateWindow(fixture.store, target(profile, model), WINDOW);
-      const raw = await evaluateWindow(fixture.store, target(profile, model), WINDOW, {
+      const auto = await evaluateWindow(fixture.store, classifierTarget(profile, model), WINDOW);
+      const raw = await evaluateWindow(fixture.store, classifierTarget(profile, model), WINDOW, {
         source: 'raw',
       });
       expectSameQuality(auto, raw);
@@ -284,7 +269,7 @@ describe.each<StoreKind>(['clickhouse', 'duckdb'])('migration 0003 backfill on %
     mkdirSync(heldDir);
     for (const f of later) renameSync(join(migrationsDir, f), join(heldDir, f));
 
-    const profile = reference();
+    const profile = referenceProfile(3000, 43);
     const model = 'before';
     const predictions = predictionsOf(profile, model, 13);
     const truth = predictions.map((p, i) => (i % 3 === 0 ? flipped(p.label) : p.label));
@@ -391,8 +376,10 @@ WHERE excluded.ts_ms >= feedback.ts_ms`,
     try {
       expect((await store.migrate()).applied).toEqual(later);
       await expectQualityLikeJoin(store, model);
-      const auto = await evaluateWindow(store, target(profile, model), WINDOW);
-      const raw = await evaluateWindow(store, target(profile, model), WINDOW, { source: 'raw' });
+      const auto = await evaluateWindow(store, classifierTarget(profile, model), WINDOW);
+      const raw = await evaluateWindow(store, classifierTarget(profile, model), WINDOW, {
+        source: 'raw',
+      });
       expectSameQuality(auto, raw);
       const expected = expectedQuality(predictions, latest);
       expect(auto.labeled_rows).toBe(expected.labeled);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { compileLayout } from '../../../src/monitoring/monitoring-layout';
-import { VersionProfile } from '../../../src/monitoring/version-profile';
+import { buildVersionProfile, VersionProfile } from '../../../src/monitoring/version-profile';
+import { EvaluationTarget } from '../../../src/monitoring/window-evaluation';
 import { FeedbackRecord } from '../../../src/predictions/prediction-record';
 import { ModelManifest } from '../../../src/registry/manifest';
 import { StoredPrediction } from '../../../src/store';
@@ -25,6 +26,25 @@ export function normal(random: () => number): number {
 
 export const CLASS_NAMES = ['negative', 'positive'];
 export const FEATURES = ['signal', 'uniform', 'code'];
+
+/** The profile of the synthetic classifier registered with `count` reference rows from `seed`. */
+export function referenceProfile(count: number, seed: number): VersionProfile {
+  const reference = syntheticRows(count, seed);
+  return buildVersionProfile(
+    classifierManifest(),
+    {
+      rows: reference.map((r) => r.inputs),
+      outputs: reference.map((r) => r.scores),
+      labels: reference.map((r) => CLASS_NAMES[r.actual]),
+    },
+    'registration',
+  );
+}
+
+/** What `evaluateWindow` needs to evaluate version 1 of `model` against `profile`. */
+export function classifierTarget(profile: VersionProfile, model = 'credit'): EvaluationTarget {
+  return { model, version: 1, task: 'classification', classNames: CLASS_NAMES, profile };
+}
 
 export function classifierManifest(name = 'credit'): ModelManifest {
   return {

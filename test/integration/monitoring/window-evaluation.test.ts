@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { windowResults } from '../../../src/monitoring/monitoring-results';
-import { buildVersionProfile, VersionProfile } from '../../../src/monitoring/version-profile';
+import { VersionProfile } from '../../../src/monitoring/version-profile';
 import { evaluateWindow, EvaluationTarget } from '../../../src/monitoring/window-evaluation';
 import {
   calibrationBins,
@@ -15,12 +15,12 @@ import {
 import { StoredPrediction, StoreKind } from '../../../src/store';
 import { openStoreFixture, StoreFixture } from '../store/support';
 import {
-  CLASS_NAMES,
-  classifierManifest,
   feedbackFor,
   storedPredictions,
   syntheticRows,
   SyntheticRow,
+  referenceProfile,
+  classifierTarget,
 } from './support';
 
 /**
@@ -45,23 +45,8 @@ describe.each<StoreKind>(['clickhouse', 'duckdb'])('monitoring windows on %s', (
   beforeAll(async () => {
     fixture = await openStoreFixture(kind, 'monitoring');
     await fixture.store.migrate();
-    const reference = syntheticRows(4000, 11);
-    profile = buildVersionProfile(
-      classifierManifest(),
-      {
-        rows: reference.map((r) => r.inputs),
-        outputs: reference.map((r) => r.scores),
-        labels: reference.map((r) => CLASS_NAMES[r.actual]),
-      },
-      'registration',
-    );
-    target = {
-      model: 'credit',
-      version: 1,
-      task: 'classification',
-      classNames: CLASS_NAMES,
-      profile,
-    };
+    profile = referenceProfile(4000, 11);
+    target = classifierTarget(profile);
     steadyRows = syntheticRows(3000, 2);
     steady = storedPredictions(steadyRows, profile, STEADY.from);
     const driftedRows = syntheticRows(3000, 3, 1.5);

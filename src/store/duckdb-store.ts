@@ -249,20 +249,16 @@ export class DuckDbStore implements AnalyticsStore {
       // saves the staging table's copy of every row, and `predictions` has no primary key
       // (migration 0004): its index was rewritten at every checkpoint and made inserts slower as
       // the table grew (docs/prediction-log.md).
-      let repeated = false;
       try {
         await this.transaction(async () => {
           await this.appendChunks(await this.connection.createAppender('predictions'), rows);
           const [check] = await this.rows(this.bind(SQL.duplicateIds, range));
-          if (Number(check?.duplicates ?? 0) > 0) {
-            repeated = true;
-            throw new RepeatedBatch();
-          }
+          if (Number(check?.duplicates ?? 0) > 0) throw new RepeatedBatch();
           await this.insertAggregates(rows);
         });
         return;
       } catch (err) {
-        if (!repeated) throw err;
+        if (!(err instanceof RepeatedBatch)) throw err;
       }
       await this.insertPredictionsStaged(rows, range);
     });

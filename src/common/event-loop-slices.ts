@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+
 /**
  * Cutting long synchronous loops (encoding or appending a batch of thousands of rows) into slices
  * of about a millisecond, with the event loop handed back in between, so that requests arriving
@@ -58,5 +60,27 @@ export class AdaptiveSlices {
 
   private clamp(units: number): number {
     return Math.min(this.maxUnits, Math.max(this.minUnits, Math.floor(units)));
+  }
+}
+
+/**
+ * Calls `each(i)` for i in [0, count), in slices sized by `slices` to take about its budget, with
+ * the event loop handed back between slices. For loops whose items are independent (binning rows,
+ * summing them); loops that must cut at their own boundaries (appender flushes, frame pieces) size
+ * their slices from `slices` themselves.
+ */
+export async function forEachInSlices(
+  count: number,
+  each: (index: number) => void,
+  slices: AdaptiveSlices = new AdaptiveSlices(),
+): Promise<void> {
+  let start = 0;
+  while (start < count) {
+    const began = performance.now();
+    const end = Math.min(count, start + slices.next());
+    for (let i = start; i < end; i++) each(i);
+    slices.record(end - start, performance.now() - began);
+    start = end;
+    if (start < count) await yieldToEventLoop();
   }
 }

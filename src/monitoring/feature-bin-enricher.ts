@@ -1,5 +1,4 @@
-import { performance } from 'node:perf_hooks';
-import { AdaptiveSlices, yieldToEventLoop } from '../common/event-loop-slices';
+import { AdaptiveSlices, forEachInSlices } from '../common/event-loop-slices';
 import { PredictionRecord } from '../predictions/prediction-record';
 import { StoredPrediction } from '../store/analytics-store';
 import { CompiledLayout } from './monitoring-layout';
@@ -26,32 +25,26 @@ export async function enrichWithFeatureBins(
   slices: AdaptiveSlices = new AdaptiveSlices(),
 ): Promise<StoredPrediction[]> {
   let out: StoredPrediction[] | undefined;
-  let sliceStart = 0;
-  let began = performance.now();
-  let budget = slices.next();
-  for (let i = 0; i < rows.length; i++) {
-    if (i - sliceStart >= budget) {
-      slices.record(i - sliceStart, performance.now() - began);
-      await yieldToEventLoop();
-      sliceStart = i;
-      began = performance.now();
-      budget = slices.next();
-    }
-    const row = rows[i] as StoredPrediction;
-    if (row.status >= 400 || row.inputs.length === 0 || (row.feature_bins?.length ?? 0) > 0) {
-      continue;
-    }
-    const layout = layoutFor(row.model, row.model_version);
-    if (!layout) continue;
-    let bins: number[] | undefined;
-    try {
-      bins = layout.binsOf(row.inputs, row.scores);
-    } catch {
-      bins = undefined; // never lose a prediction over its bins
-    }
-    if (!bins) continue;
-    out ??= rows.slice();
-    out[i] = { ...row, feature_bins: bins };
-  }
+  await forEachInSlices(
+    rows.length,
+    (i) => {
+      const row = rows[i] as StoredPrediction;
+      if (row.status >= 400 || row.inputs.length === 0 || (row.feature_bins?.length ?? 0) > 0) {
+        return;
+      }
+      const layout = layoutFor(row.model, row.model_version);
+      if (!layout) return;
+      let bins: number[] | undefined;
+      try {
+        bins = layout.binsOf(row.inputs, row.scores);
+      } catch {
+        bins = undefined; // never lose a prediction over its bins
+      }
+      if (!bins) return;
+      out ??= rows.slice();
+      out[i] = { ...row, feature_bins: bins };
+    },
+    slices,
+  );
   return out ?? rows;
 }

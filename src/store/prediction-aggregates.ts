@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
-import { AdaptiveSlices, yieldToEventLoop } from '../common/event-loop-slices';
+import { AdaptiveSlices, forEachInSlices } from '../common/event-loop-slices';
 import {
   MonitoringBinAggregate,
   MonitoringQualityAggregates,
@@ -210,15 +209,7 @@ export async function aggregatePredictionsInSlices(
   slices: AdaptiveSlices = new AdaptiveSlices({ firstUnits: 256 }),
 ): Promise<PredictionAggregateRow[]> {
   const aggregator = new PredictionAggregator(rows);
-  let start = 0;
-  while (start < rows.length) {
-    const began = performance.now();
-    const end = Math.min(rows.length, start + slices.next());
-    for (let i = start; i < end; i++) aggregator.add(rows[i]);
-    slices.record(end - start, performance.now() - began);
-    start = end;
-    if (start < rows.length) await yieldToEventLoop();
-  }
+  await forEachInSlices(rows.length, (i) => aggregator.add(rows[i]), slices);
   return aggregator.result();
 }
 

@@ -1,6 +1,10 @@
 import { DuckDBDataChunk } from '@duckdb/node-api';
 import { randomUUID } from 'node:crypto';
-import { AdaptiveSlices, yieldToEventLoop } from '../../../src/common/event-loop-slices';
+import {
+  AdaptiveSlices,
+  forEachInSlices,
+  yieldToEventLoop,
+} from '../../../src/common/event-loop-slices';
 import { StoredPrediction } from '../../../src/store';
 import {
   appendPredictionChunks,
@@ -78,6 +82,19 @@ describe('AdaptiveSlices', () => {
     expect(slices.next()).toBe(2);
     slices.record(0, 5); // nothing done: unchanged
     expect(slices.next()).toBe(2);
+  });
+
+  it('forEachInSlices visits every index once, in order, handing the loop back between slices', async () => {
+    const seen: number[] = [];
+    const slices = new AdaptiveSlices({ budgetMs: 1e9, firstUnits: 10, maxUnits: 10 });
+    const { turns } = await countingLoopTurns(() =>
+      forEachInSlices(95, (i) => seen.push(i), slices),
+    );
+    expect(seen).toEqual(Array.from({ length: 95 }, (_, i) => i));
+    expect(turns).toBeGreaterThanOrEqual(9);
+    await forEachInSlices(0, () => {
+      throw new Error('no items: never called');
+    });
   });
 
   it('yieldToEventLoop lets due immediates run first', async () => {

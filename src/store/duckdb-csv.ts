@@ -115,7 +115,8 @@ class ByteSink {
 
 /** Approximate bytes of a row's line: base64 inputs plus ~300 for the rest. */
 function lineBytes(r: StoredPrediction): number {
-  return 300 + Math.ceil((r.inputs.length * 4) / 3) * 4 + 8 * r.scores.length;
+  // base64 of 4 bytes a value: 4 characters per 3 bytes.
+  return 300 + 4 * Math.ceil((4 * r.inputs.length) / 3) + 8 * r.scores.length;
 }
 
 export interface CsvLines {

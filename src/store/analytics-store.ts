@@ -10,6 +10,29 @@ import { FeedbackRecord, PredictionRecord } from '../predictions/prediction-reco
  */
 export const ANALYTICS_STORE = Symbol('ANALYTICS_STORE');
 
+/** The stored columns of `predictions`, in insert order: the same in both stores. */
+export const PREDICTION_COLUMNS = [
+  'id',
+  'request_id',
+  'ts_ms',
+  'model',
+  'model_version',
+  'route',
+  'client_id',
+  'trace_id',
+  'span_id',
+  'protocol',
+  'inputs',
+  'feature_bins',
+  'scores',
+  'label',
+  'value',
+  'latency_us',
+  'batch_size',
+  'status',
+  'error',
+] as const;
+
 export interface AnalyticsStore {
   /** `clickhouse` or `duckdb`: for logs and `argus status`, never for branching behaviour. */
   readonly kind: StoreKind;

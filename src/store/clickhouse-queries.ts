@@ -211,27 +211,7 @@ export const CLICKHOUSE_DERIVED_TABLES: readonly string[] = [
   'labeled_predictions',
 ];
 
-export const PREDICTION_COLUMNS = [
-  'id',
-  'request_id',
-  'ts_ms',
-  'model',
-  'model_version',
-  'route',
-  'client_id',
-  'trace_id',
-  'span_id',
-  'protocol',
-  'inputs',
-  'feature_bins',
-  'scores',
-  'label',
-  'value',
-  'latency_us',
-  'batch_size',
-  'status',
-  'error',
-] as const;
+export { PREDICTION_COLUMNS } from './analytics-store';
 
 /** `prediction_aggregates` (migration 0002): one row per unit, minute, label and status. */
 export const AGGREGATE_COLUMNS = [

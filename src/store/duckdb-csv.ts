@@ -21,29 +21,6 @@ import type { StoredPrediction } from './analytics-store';
  *   NaN and ±Infinity print as `NaN` / `Infinity`, which DuckDB's casts read.
  */
 
-/** Columns of a line, in order: the stored columns of `predictions` and of its staging table. */
-export const PREDICTION_CSV_COLUMNS = [
-  'id',
-  'request_id',
-  'ts_ms',
-  'model',
-  'model_version',
-  'route',
-  'client_id',
-  'trace_id',
-  'span_id',
-  'protocol',
-  'inputs',
-  'feature_bins',
-  'scores',
-  'label',
-  'value',
-  'latency_us',
-  'batch_size',
-  'status',
-  'error',
-] as const;
-
 const QUOTE = /"/g;
 
 const EMPTY_BYTES = new Uint8Array(0);
@@ -126,7 +103,7 @@ export interface CsvLines {
   longestLine: number;
 }
 
-/** The lines of `rows[start, end)`. */
+/** The lines of `rows[start, end)`, columns in PREDICTION_COLUMNS order. */
 export function predictionsCsv(
   rows: readonly StoredPrediction[],
   start = 0,

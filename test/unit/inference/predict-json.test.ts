@@ -1,4 +1,5 @@
 import { isJsonArray, parsePredictJson } from '../../../src/inference/codecs/predict-json';
+import { SeededRandom } from '../../../src/training/trainers/random';
 
 /**
  * The predict-body JSON reader (src/inference/codecs/predict-json.ts) against JSON.parse: the same
@@ -42,18 +43,6 @@ function agrees(text: string): void {
   const parsed = parsePredictJson(text);
   expect(parsed).not.toBeUndefined();
   expectSame(plain(parsed), JSON.parse(text));
-}
-
-/** A deterministic generator (mulberry32), so a failure names a reproducible case. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Decimal text of every shape the grammar allows: digits, fraction, exponent, sign. */
@@ -101,7 +90,9 @@ describe('parsePredictJson', () => {
       '255',
     ];
     for (const n of fixed) agrees(`{"instances": [[${n}]]}`);
-    const next = random(42);
+    // Seeded, so a failure names a reproducible case.
+    const seeded = new SeededRandom(42);
+    const next = () => seeded.nextFloat();
     const many = Array.from({ length: 20_000 }, () => decimalText(next));
     agrees(`{"data": [${many.join(',')}]}`);
     // What clients send most: doubles and float32 values as JavaScript prints them.

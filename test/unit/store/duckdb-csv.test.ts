@@ -1,10 +1,10 @@
 import { StoredPrediction } from '../../../src/store';
+import { PREDICTION_COLUMNS } from '../../../src/store/analytics-store';
 import {
   csvList,
   csvNullableNumber,
   csvText,
   float32Bytes,
-  PREDICTION_CSV_COLUMNS,
   predictionsCsv,
 } from '../../../src/store/duckdb-csv';
 
@@ -89,7 +89,7 @@ describe('DuckDB prediction CSV', () => {
       '200',
       '""',
     ];
-    expect(fields).toHaveLength(PREDICTION_CSV_COLUMNS.length);
+    expect(fields).toHaveLength(PREDICTION_COLUMNS.length);
     expect(text).toBe(`${fields.join(',')}\n`);
     expect(longestLine).toBe(bytes.length);
   });

@@ -43,25 +43,6 @@ export const DUCKDB_SQL = {
   clearPredictionsIncoming: 'DELETE FROM predictions_incoming',
   clearFeedbackIncoming: 'DELETE FROM feedback_incoming',
 
-  // A batch of predictions from the CSV file the store wrote (duckdb-csv.ts), parsed and inserted
-  // by DuckDB on its own threads. Every column is read as text of the exact shape the encoder
-  // writes; lists and the base64 inputs are converted here. `{table}` is `predictions` or the
-  // staging table, whose columns are the same.
-  insertPredictionsCsv: `INSERT INTO {table}
-    (id, request_id, ts_ms, model, model_version, route, client_id, trace_id, span_id, protocol,
-     inputs, feature_bins, scores, label, value, latency_us, batch_size, status, error)
-SELECT id, request_id, ts_ms, model, model_version, route, client_id, trace_id, span_id, protocol,
-       from_base64(inputs), CAST(feature_bins AS UTINYINT[]), CAST(scores AS FLOAT[]), label,
-       CAST(value AS DOUBLE), latency_us, batch_size, status, error
-FROM read_csv({file}, header = false, auto_detect = false, delim = ',', quote = '"',
-     escape = '"', allow_quoted_nulls = false, max_line_size = {maxLineBytes},
-     columns = {'id': 'VARCHAR', 'request_id': 'VARCHAR', 'ts_ms': 'BIGINT', 'model': 'VARCHAR',
-                'model_version': 'UINTEGER', 'route': 'VARCHAR', 'client_id': 'VARCHAR',
-                'trace_id': 'VARCHAR', 'span_id': 'VARCHAR', 'protocol': 'VARCHAR',
-                'inputs': 'VARCHAR', 'feature_bins': 'VARCHAR', 'scores': 'VARCHAR',
-                'label': 'VARCHAR', 'value': 'VARCHAR', 'latency_us': 'UBIGINT',
-                'batch_size': 'UINTEGER', 'status': 'USMALLINT', 'error': 'VARCHAR'})`,
-
   // A batch whose direct append failed the duplicate check (migration 0004: no primary key): the
   // staged rows whose id is not stored yet in the batch's time range (a copy of a row has its
   // row's ts_ms), each id once.

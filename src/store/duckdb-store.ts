@@ -2,6 +2,7 @@ import {
   BIGINT,
   BOOLEAN,
   DOUBLE,
+  DuckDBAppender,
   DuckDBConnection,
   DuckDBDataChunk,
   DuckDBInstance,
@@ -14,13 +15,8 @@ import {
   USMALLINT,
   VARCHAR,
 } from '@duckdb/node-api';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { FileHandle, open, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { errorMessage } from '../common/errors';
-import { AdaptiveSlices } from '../common/event-loop-slices';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { FeedbackRecord } from '../predictions/prediction-record';
 import {
   AnalyticsStore,
@@ -66,7 +62,7 @@ import {
   DUCKDB_RETENTION_TABLES,
   DUCKDB_SQL as SQL,
 } from './duckdb-queries';
-import { predictionsCsv } from './duckdb-csv';
+import { appendPredictionChunks } from './duckdb-chunks';
 import {
   AggregateLabelSums,
   aggregatePredictionsInSlices,
@@ -136,39 +132,25 @@ export class DuckDbStore implements AnalyticsStore {
   readonly kind = 'duckdb' as const;
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
-  private csvBatches = 0;
 
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly connection: DuckDBConnection,
     private readonly migrationsDir: string,
-    /** Where prediction batches are written for DuckDB to read (writeCsvBatch); this store's own. */
-    private readonly ingestDir: string,
-    private readonly removeIngestDirOnClose: boolean,
   ) {}
 
   static async open(options: DuckDbStoreOptions): Promise<DuckDbStore> {
-    const inMemory = options.path === ':memory:';
     try {
-      if (!inMemory) mkdirSync(dirname(options.path), { recursive: true });
+      if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
       const instance = await DuckDBInstance.create(options.path);
       const connection = await instance.connect();
       await connection.run(SQL.checkpointThreshold);
       await connection.run(SQL.createPredictionsIncoming);
       await connection.run(SQL.createFeedbackIncoming);
-      // Only after the open succeeded: the file lock says no other process uses this directory,
-      // so what is in it was left by a crash of this store's process.
-      const ingestDir = inMemory
-        ? mkdtempSync(join(tmpdir(), 'argus-duckdb-ingest-'))
-        : `${options.path}.ingest`;
-      rmSync(ingestDir, { recursive: true, force: true });
-      mkdirSync(ingestDir, { recursive: true });
       return new DuckDbStore(
         instance,
         connection,
         options.migrationsDir ?? migrationsDirFor('duckdb'),
-        ingestDir,
-        inMemory,
       );
     } catch (err) {
       throw new StoreUnavailableError(
@@ -259,84 +241,66 @@ export class DuckDbStore implements AnalyticsStore {
     if (rows.length === 0) return;
     validatePredictions(rows);
     const range = tsRange(rows);
-    // Written before taking the connection: encoding a batch overlaps the operation before it.
-    const batch = await this.writeCsvBatch(rows);
-    try {
-      await this.exclusive('insert predictions', 'write', async () => {
-        // Almost every batch is new: it goes straight into `predictions`, inside the transaction
-        // of its aggregates, then the ids of its time range are counted. A batch that repeats a
-        // stored id (a retry whose first attempt committed) shows up as a duplicate there; it is
-        // rolled back and goes the staged way, whose anti-join keeps the stored rows.
-        // `predictions` has no primary key (migration 0004): its index was rewritten at every
-        // checkpoint and made inserts slower as the table grew (docs/prediction-log.md).
-        try {
-          await this.transaction(async () => {
-            await this.connection.run(this.insertCsvSql('predictions', batch));
-            const [check] = await this.rows(this.bind(SQL.duplicateIds, range));
-            if (Number(check?.duplicates ?? 0) > 0) throw new RepeatedBatch();
-            await this.insertAggregates(rows);
-          });
-          return;
-        } catch (err) {
-          if (!(err instanceof RepeatedBatch)) throw err;
-        }
-        await this.insertPredictionsStaged(rows, range, batch);
-      });
-    } finally {
-      await rm(batch.file, { force: true });
-    }
+    await this.exclusive('insert predictions', 'write', async () => {
+      // Almost every batch is new: append it straight into `predictions`, inside the transaction
+      // of its aggregates, then count the ids of its time range. A batch that repeats a stored id
+      // (a retry whose first attempt committed) shows up as a duplicate there; it is rolled back
+      // and goes the staged way, whose anti-join keeps the stored rows. Appending straight in
+      // saves the staging table's copy of every row, and `predictions` has no primary key
+      // (migration 0004): its index was rewritten at every checkpoint and made inserts slower as
+      // the table grew (docs/prediction-log.md).
+      try {
+        await this.transaction(async () => {
+          await this.appendChunks(await this.connection.createAppender('predictions'), rows);
+          const [check] = await this.rows(this.bind(SQL.duplicateIds, range));
+          if (Number(check?.duplicates ?? 0) > 0) throw new RepeatedBatch();
+          await this.insertAggregates(rows);
+        });
+        return;
+      } catch (err) {
+        if (!(err instanceof RepeatedBatch)) throw err;
+      }
+      await this.insertPredictionsStaged(rows, range);
+    });
   }
 
   /**
-   * The batch as a CSV file of its own in the ingest directory (duckdb-csv.ts), written a ~1 ms
-   * slice of rows at a time so no request waits behind the encoding of a whole batch.
+   * Column-wise data chunks, a ~1 ms slice of rows at a time with the event loop handed back in
+   * between, flushed every 1 MB / 1024 rows and at the end (duckdb-chunks.ts).
    */
-  private async writeCsvBatch(rows: readonly StoredPrediction[]): Promise<CsvBatch> {
-    const file = join(this.ingestDir, `predictions-${process.pid}-${++this.csvBatches}.csv`);
-    let handle: FileHandle | undefined;
+  private async appendChunks(
+    appender: DuckDBAppender,
+    rows: readonly StoredPrediction[],
+  ): Promise<void> {
     try {
-      handle = await open(file, 'w');
-      let longestLine = 0;
-      const slices = new AdaptiveSlices({ minUnits: 16, firstUnits: 64, maxUnits: 4096 });
-      for (let start = 0; start < rows.length;) {
-        const began = performance.now();
-        const end = Math.min(rows.length, start + slices.next());
-        const lines = predictionsCsv(rows, start, end);
-        slices.record(end - start, performance.now() - began);
-        longestLine = Math.max(longestLine, lines.longestLine);
-        await handle.write(lines.bytes);
-        start = end;
-      }
-      return { file, longestLine };
+      await appendPredictionChunks(appender, rows);
     } catch (err) {
-      await rm(file, { force: true }).catch(() => undefined);
-      throw new StoreUnavailableError(
-        `DuckDB insert predictions: cannot write the batch file ${file}: ${errorMessage(err)}`,
-        { cause: err },
-      );
-    } finally {
-      await handle?.close().catch(() => undefined);
+      // A failed flush leaves its rows buffered in the appender, and closing (or the garbage
+      // collector destroying) an appender flushes what it buffers — into whatever transaction the
+      // connection is in by then. Drop them now so nothing of this batch can land later.
+      try {
+        appender.clear();
+        appender.closeSync();
+      } catch {
+        // Closing an appender whose transaction is aborted fails too; the append's own error
+        // is the one that says why.
+      }
+      throw err;
     }
-  }
-
-  private insertCsvSql(table: 'predictions' | 'predictions_incoming', batch: CsvBatch): string {
-    return this.bind(SQL.insertPredictionsCsv, {
-      table: identifier(table),
-      file: batch.file,
-      // DuckDB refuses lines longer than max_line_size (2 MB by default): wide inputs exceed it.
-      maxLineBytes: Math.max(DUCKDB_DEFAULT_MAX_LINE_BYTES, batch.longestLine + 1),
-    }).text;
+    appender.closeSync();
   }
 
   /** Through the staging table: rows whose id is already stored are skipped, the rest inserted. */
   private async insertPredictionsStaged(
     rows: readonly StoredPrediction[],
     range: { from: number; to: number },
-    batch: CsvBatch,
   ): Promise<void> {
     await this.connection.run(SQL.clearPredictionsIncoming);
+    await this.appendChunks(
+      await this.connection.createAppender('predictions_incoming', 'main', 'temp'),
+      rows,
+    );
     try {
-      await this.connection.run(this.insertCsvSql('predictions_incoming', batch));
       await this.transaction(async () => {
         await this.connection.run(this.bind(SQL.movePredictions, range).text);
         await this.insertAggregates(rows);
@@ -381,7 +345,7 @@ export class DuckDbStore implements AnalyticsStore {
       const appender = await this.connection.createAppender('feedback_incoming', 'main', 'temp');
       try {
         // Data chunks, not the row appender: a list value (scores) through the row appender costs
-        // one native value per element plus one for the list, each with a finalizer.
+        // one native value per element (see duckdb-chunks.ts).
         for (let start = 0; start < latest.length; start += FEEDBACK_CHUNK_ROWS) {
           appender.appendDataChunk(
             feedbackChunk(latest, start, Math.min(latest.length, start + FEEDBACK_CHUNK_ROWS)),
@@ -682,7 +646,6 @@ export class DuckDbStore implements AnalyticsStore {
     this.closed = true;
     this.connection.closeSync();
     this.instance.closeSync();
-    if (this.removeIngestDirOnClose) rmSync(this.ingestDir, { recursive: true, force: true });
   }
 
   // --- Monitoring aggregates (issue 6; SQL in DUCKDB_MONITORING_SQL) ---------------------------
@@ -922,16 +885,6 @@ function float32Values(blob: unknown): number[] {
 }
 
 /** Thrown inside the insert's transaction to roll back a batch that repeats a stored id. */
-/** A prediction batch written for DuckDB's CSV reader. */
-interface CsvBatch {
-  file: string;
-  /** Bytes of its longest line, newline included. */
-  longestLine: number;
-}
-
-/** read_csv's default `max_line_size`. */
-const DUCKDB_DEFAULT_MAX_LINE_BYTES = 2 * 1024 * 1024;
-
 class RepeatedBatch extends Error {
   constructor() {
     super('the batch repeats stored prediction ids');

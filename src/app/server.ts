@@ -73,9 +73,6 @@ export async function startServer(
     done(null, payload);
   });
   app.useGlobalFilters(new ErrorFilter());
-  // Nest adds its routes and body parsers here; the predict routes then replace its JSON parser
-  // with one that dispatches on the route (predict-routes.ts).
-  await app.init();
   app.get(PredictRoutes).register(fastify);
 
   await app.listen(config.server.port, config.server.host);

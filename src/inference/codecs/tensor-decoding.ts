@@ -1,6 +1,5 @@
 import { InvalidInputError } from '../../common/errors';
 import { allocate, Datatype, elementCount, TensorData } from '../../onnx/tensor';
-import { isJsonArray } from './predict-json';
 
 /**
  * Turns untrusted JSON tensor data (flat or nested, row-major) into a typed array, checking every
@@ -22,16 +21,16 @@ function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'string')
     return `the string ${JSON.stringify(value.length > 20 ? value.slice(0, 20) + '…' : value)}`;
-  if (isJsonArray(value)) return 'an array';
+  if (Array.isArray(value)) return 'an array';
   return typeof value === 'object' ? 'an object' : `${typeof value} ${JSON.stringify(value)}`;
 }
 
 /** Checks nesting against the declared shape and returns the flat list of leaves. */
-function flatten(data: ArrayLike<unknown>, shape: number[], field: string): ArrayLike<unknown> {
-  if (data.length === 0 || !isJsonArray(data[0])) return data; // already flat
+function flatten(data: unknown[], shape: number[], field: string): unknown[] {
+  if (data.length === 0 || !Array.isArray(data[0])) return data; // already flat
   const out: unknown[] = [];
   const walk = (node: unknown, depth: number, path: string): void => {
-    if (isJsonArray(node)) {
+    if (Array.isArray(node)) {
       if (depth >= shape.length)
         throw new InvalidInputError(`${path} is nested deeper than shape [${shape.join(', ')}]`);
       if (node.length !== shape[depth]) {
@@ -59,8 +58,7 @@ export function decodeTensorData(
   shape: number[],
   field: string,
 ): TensorData {
-  // Numbers may arrive as a Float64Array (predict-json.ts), rows of them as arrays of those.
-  if (!isJsonArray(raw))
+  if (!Array.isArray(raw))
     throw new InvalidInputError(`${field} must be an array, got ${describe(raw)}`);
   const values = flatten(raw, shape, field);
   const expected = elementCount(shape);

@@ -1,7 +1,6 @@
 import { InvalidInputError } from '../../common/errors';
 import { allocate, Tensor, TensorData } from '../../onnx/tensor';
 import { ModelManifest } from '../../registry/manifest';
-import { isJsonArray } from './predict-json';
 
 /**
  * The simple JSON API: `{"instances": [[...], ...]}` or `{"instances": [{"feature": value}]}`.
@@ -20,10 +19,7 @@ export function decodeV1Instances(
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new InvalidInputError('request body must be a JSON object with "instances"');
   }
-  const listed = (body as Record<string, unknown>).instances;
-  // Rows of numbers arrive as Float64Arrays (predict-json.ts); a flat list of numbers as one, which
-  // is refused below with the messages a plain array gets.
-  const instances = listed instanceof Float64Array ? Array.from(listed) : listed;
+  const instances = (body as Record<string, unknown>).instances;
   if (!Array.isArray(instances))
     throw new InvalidInputError('"instances" must be an array of rows');
   if (instances.length === 0) throw new InvalidInputError('"instances" is empty');
@@ -51,8 +47,7 @@ export function decodeV1Instances(
       `model '${manifest.name}' takes exactly ${spec.shape[0]} row${spec.shape[0] === 1 ? '' : 's'} per request, got ${rows}`,
     );
   }
-  const first: unknown = instances[0];
-  const firstWidth = isJsonArray(first) ? first.length : -1;
+  const firstWidth = Array.isArray(instances[0]) ? instances[0].length : -1;
   const cols = width !== -1 ? width : firstWidth;
   if (cols <= 0)
     throw new InvalidInputError('cannot tell the number of features; send instances as arrays');
@@ -92,7 +87,7 @@ export function decodeV1Instances(
   for (let r = 0; r < rows; r++) {
     const row: unknown = instances[r];
     const base = r * cols;
-    if (isJsonArray(row)) {
+    if (Array.isArray(row)) {
       if (row.length !== cols) {
         throw new InvalidInputError(
           `instances[${r}] has ${row.length} values; the model expects ${cols} features`,

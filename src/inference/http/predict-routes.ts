@@ -9,7 +9,6 @@ import {
   encodeV2InferResponse,
   predictionsFromOutputs,
 } from '../codecs';
-import { parsePredictJson } from '../codecs/predict-json';
 import { InferenceService } from '../inference.service';
 
 interface ModelParams {
@@ -18,10 +17,6 @@ interface ModelParams {
 }
 
 type PredictRequest = FastifyRequest<{ Params: ModelParams; Body: unknown }>;
-
-const V1_URLS = ['/v1/models/:model/predict', '/v1/models/:model/versions/:version/predict'];
-const V2_URLS = ['/v2/models/:model/infer', '/v2/models/:model/versions/:version/infer'];
-const PREDICT_URLS = new Set([...V1_URLS, ...V2_URLS]);
 
 /**
  * The predict routes — `POST /v1/models/:model[/versions/:version]/predict` and
@@ -39,13 +34,14 @@ export class PredictRoutes {
 
   constructor(private readonly inference: InferenceService) {}
 
-  /** Adds the routes and their JSON body parser; call before the server listens. */
+  /** Adds the routes; call before the server listens. */
   register(fastify: FastifyInstance): void {
     const v1 = (req: PredictRequest, reply: FastifyReply) => this.answer(reply, this.v1(req));
     const v2 = (req: PredictRequest, reply: FastifyReply) => this.answer(reply, this.v2(req));
-    for (const url of V1_URLS) fastify.post(url, v1);
-    for (const url of V2_URLS) fastify.post(url, v2);
-    registerPredictJsonParser(fastify);
+    fastify.post('/v1/models/:model/predict', v1);
+    fastify.post('/v1/models/:model/versions/:version/predict', v1);
+    fastify.post('/v2/models/:model/infer', v2);
+    fastify.post('/v2/models/:model/versions/:version/infer', v2);
   }
 
   /**
@@ -105,34 +101,4 @@ export class PredictRoutes {
       outcome.predictionIds,
     );
   }
-}
-
-/**
- * The `application/json` parser of the instance: predict bodies are read by `parsePredictJson`
- * (numbers of tensors straight into Float64Arrays, codecs/predict-json.ts); every other route, and
- * any predict body outside that parser's subset, by Fastify's default JSON parser with the
- * instance's poisoning settings — what Nest's own JSON parser, which this one replaces, does — so
- * their results and errors are unchanged. Fastify allows one parser per content type on an
- * instance, hence the dispatch on the route. Call after Nest's `init()`, which adds Nest's.
- */
-function registerPredictJsonParser(fastify: FastifyInstance): void {
-  const { onProtoPoisoning, onConstructorPoisoning } = fastify.initialConfig;
-  const standard = fastify.getDefaultJsonParser(
-    onProtoPoisoning ?? 'error',
-    onConstructorPoisoning ?? 'error',
-  );
-  if (fastify.hasContentTypeParser('application/json')) {
-    fastify.removeContentTypeParser('application/json');
-  }
-  fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
-    if (PREDICT_URLS.has(req.routeOptions.url ?? '')) {
-      const parsed = parsePredictJson(body as string);
-      if (parsed !== undefined) {
-        done(null, parsed);
-        return;
-      }
-    }
-    // Fastify's default parser answers through `done`; it returns nothing to wait for.
-    void standard(req, body as string, done);
-  });
 }

@@ -1,6 +1,6 @@
 import { createClient } from '@clickhouse/client';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VersionProfile } from '../../../src/monitoring/version-profile';
@@ -12,11 +12,7 @@ import {
   StoredPrediction,
   StoreKind,
 } from '../../../src/store';
-import { ClickHouseStore } from '../../../src/store/clickhouse-store';
-import { DuckDbStore } from '../../../src/store/duckdb-store';
-import { migrationsDirFor } from '../../../src/store/migrations';
 import { bindSql, joinSql } from '../../../src/store/sql-escape';
-import { freshClickHouseDatabase } from '../../harness/clickhouse';
 import { openStoreFixture, StoreFixture } from '../store/support';
 import {
   CLASS_NAMES,
@@ -248,25 +244,23 @@ describe.each<StoreKind>(['clickhouse', 'duckdb'])('labeled predictions on %s', 
  * `labeled_predictions` with each labeled prediction's latest label.
  */
 describe.each<StoreKind>(['clickhouse', 'duckdb'])('migration 0003 backfill on %s', (kind) => {
-  let workDir: string;
-  let dropDatabase: (() => Promise<void>) | undefined;
+  let fixture: StoreFixture;
+  let heldDir: string;
 
-  beforeAll(() => {
-    workDir = mkdtempSync(join(tmpdir(), `argus-0003-${kind}-`));
+  beforeAll(async () => {
+    fixture = await openStoreFixture(kind, 'backfill');
+    heldDir = mkdtempSync(join(tmpdir(), `argus-0003-held-${kind}-`));
   });
 
   afterAll(async () => {
-    await dropDatabase?.();
-    rmSync(workDir, { recursive: true, force: true });
+    await fixture.cleanup();
+    rmSync(heldDir, { recursive: true, force: true });
   });
 
   it('backfills labeled_predictions from the feedback given before it', async () => {
-    const migrationsDir = join(workDir, 'migrations');
-    cpSync(migrationsDirFor(kind), migrationsDir, { recursive: true });
+    const { migrationsDir, location } = fixture;
     // The schema as it was before 0003: 0003 and every later migration held back.
     const later = readdirSync(migrationsDir).filter((f) => f >= '0003');
-    const heldDir = join(workDir, 'held');
-    mkdirSync(heldDir);
     for (const f of later) renameSync(join(migrationsDir, f), join(heldDir, f));
 
     const profile = referenceProfile(3000, 43);
@@ -291,21 +285,9 @@ describe.each<StoreKind>(['clickhouse', 'duckdb'])('migration 0003 backfill on %
     const latest = new Map<string, string>();
     for (const r of [...feedback, ...corrections]) latest.set(r.prediction_id, r.label);
 
-    let open: () => Promise<AnalyticsStore>;
     let writeOldFeedback: (rows: FeedbackRecord[]) => Promise<void>;
-    if (kind === 'clickhouse') {
-      const db = await freshClickHouseDatabase('backfill');
-      dropDatabase = () => db.drop();
-      open = () =>
-        Promise.resolve(
-          new ClickHouseStore({
-            url: db.url,
-            user: db.user,
-            password: db.password,
-            database: db.database,
-            migrationsDir,
-          }),
-        );
+    if ('database' in location) {
+      const db = location.database;
       writeOldFeedback = async (rows) => {
         const client = createClient({
           url: db.url,
@@ -330,8 +312,7 @@ describe.each<StoreKind>(['clickhouse', 'duckdb'])('migration 0003 backfill on %
         }
       };
     } else {
-      const path = join(workDir, 'argus.duckdb');
-      open = () => DuckDbStore.open({ path, migrationsDir });
+      const path = location.duckDbPath;
       writeOldFeedback = async (rows) => {
         const instance = await DuckDBInstance.create(path);
         const connection = await instance.connect();
@@ -361,32 +342,28 @@ WHERE excluded.ts_ms >= feedback.ts_ms`,
       };
     }
 
-    let store = await open();
-    expect((await store.migrate()).applied).toEqual([
+    expect((await fixture.store.migrate()).applied).toEqual([
       '0001_init.sql',
       '0002_prediction_aggregates.sql',
     ]);
-    await store.insertPredictions(predictions);
-    await store.close();
+    await fixture.store.insertPredictions(predictions);
+    // Closed while the old version's SQL writes: DuckDB allows one open instance of a file.
+    await fixture.store.close();
     await writeOldFeedback(feedback);
     await writeOldFeedback(corrections);
 
     for (const f of later) renameSync(join(heldDir, f), join(migrationsDir, f));
-    store = await open();
-    try {
-      expect((await store.migrate()).applied).toEqual(later);
-      await expectQualityLikeJoin(store, model);
-      const auto = await evaluateWindow(store, classifierTarget(profile, model), WINDOW);
-      const raw = await evaluateWindow(store, classifierTarget(profile, model), WINDOW, {
-        source: 'raw',
-      });
-      expectSameQuality(auto, raw);
-      const expected = expectedQuality(predictions, latest);
-      expect(auto.labeled_rows).toBe(expected.labeled);
-      const quality = auto.quality?.task === 'classification' ? auto.quality : null;
-      expect(quality?.accuracy).toBeCloseTo(expected.accuracy, 12);
-    } finally {
-      await store.close();
-    }
+    const store = await fixture.reopen();
+    expect((await store.migrate()).applied).toEqual(later);
+    await expectQualityLikeJoin(store, model);
+    const auto = await evaluateWindow(store, classifierTarget(profile, model), WINDOW);
+    const raw = await evaluateWindow(store, classifierTarget(profile, model), WINDOW, {
+      source: 'raw',
+    });
+    expectSameQuality(auto, raw);
+    const expected = expectedQuality(predictions, latest);
+    expect(auto.labeled_rows).toBe(expected.labeled);
+    const quality = auto.quality?.task === 'classification' ? auto.quality : null;
+    expect(quality?.accuracy).toBeCloseTo(expected.accuracy, 12);
   });
 });

@@ -18,6 +18,8 @@ export interface StoreFixture {
   kind: StoreKind;
   store: AnalyticsStore;
   migrationsDir: string;
+  /** Where the data is, for tests that write to it the way an older version did. */
+  location: { database: TestDatabase } | { duckDbPath: string };
   /** Closes `store` and opens a new one on the same database (a process restart). */
   reopen(): Promise<AnalyticsStore>;
   cleanup(): Promise<void>;
@@ -29,10 +31,12 @@ export async function openStoreFixture(kind: StoreKind, label: string): Promise<
   cpSync(migrationsDirFor(kind), migrationsDir, { recursive: true });
 
   let database: TestDatabase | undefined;
+  let location: StoreFixture['location'];
   let open: () => Promise<AnalyticsStore>;
   if (kind === 'clickhouse') {
     const db = await freshClickHouseDatabase(label);
     database = db;
+    location = { database: db };
     open = async () =>
       new ClickHouseStore({
         url: db.url,
@@ -42,13 +46,16 @@ export async function openStoreFixture(kind: StoreKind, label: string): Promise<
         migrationsDir,
       });
   } else {
-    open = () => DuckDbStore.open({ path: join(workDir, 'argus.duckdb'), migrationsDir });
+    const duckDbPath = join(workDir, 'argus.duckdb');
+    location = { duckDbPath };
+    open = () => DuckDbStore.open({ path: duckDbPath, migrationsDir });
   }
 
   const fixture: StoreFixture = {
     kind,
     store: await open(),
     migrationsDir,
+    location,
     reopen: async () => {
       await fixture.store.close();
       fixture.store = await open();

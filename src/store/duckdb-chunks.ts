@@ -19,6 +19,7 @@ import {
 import { performance } from 'node:perf_hooks';
 import { AdaptiveSlices, yieldToEventLoop } from '../common/event-loop-slices';
 import type { StoredPrediction } from './analytics-store';
+import { encodeInputBlob } from './input-blob';
 
 /**
  * Predictions → the DuckDB appender of the `predictions_incoming` staging table, column by column
@@ -71,18 +72,8 @@ export const INCOMING_PREDICTION_TYPES: readonly DuckDBType[] = [
 /** DuckDB's vector size: a data chunk holds at most this many rows. */
 const MAX_CHUNK_ROWS = 2048;
 
-const EMPTY_BYTES = new Uint8Array(0);
 /** Shared by every row without bins: list values are immutable. */
 const NO_BINS = listValue([]);
-
-/** Inputs travel as little-endian float32 bytes (see migrations/duckdb/0001_init.sql). */
-export function float32Bytes(values: ArrayLike<number>): Uint8Array {
-  if (values.length === 0) return EMPTY_BYTES;
-  // The server logs inputs as a Float32Array already: its bytes are the blob (no copy here; the
-  // vector copies them into DuckDB).
-  const floats = values instanceof Float32Array ? values : Float32Array.from(values);
-  return new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength);
-}
 
 /**
  * Rows per reused data chunk. Getting a chunk's 19 column vectors costs ~25 µs each in the
@@ -119,7 +110,7 @@ export function predictionChunk(
     columns[7][i] = r.trace_id;
     columns[8][i] = r.span_id;
     columns[9][i] = r.protocol;
-    columns[10][i] = blobValue(float32Bytes(r.inputs));
+    columns[10][i] = blobValue(encodeInputBlob(r.inputs));
     const bins = r.feature_bins;
     columns[11][i] = bins === undefined || bins.length === 0 ? NO_BINS : listValue(bins);
     columns[12][i] = listValue(r.scores);

@@ -63,6 +63,7 @@ import {
   DUCKDB_SQL as SQL,
 } from './duckdb-queries';
 import { appendPredictionChunks } from './duckdb-chunks';
+import { decodeInputBlob } from './input-blob';
 import {
   AggregateLabelSums,
   aggregatePredictionsInSlices,
@@ -878,10 +879,7 @@ function feedbackChunk(
 function float32Values(blob: unknown): number[] {
   const bytes = blob instanceof Uint8Array ? blob : (blob as { bytes?: Uint8Array } | null)?.bytes;
   if (!bytes || bytes.byteLength === 0) return [];
-  // Copy into an aligned buffer: the blob's bytes may start at any offset.
-  const aligned = new Uint8Array(bytes.byteLength);
-  aligned.set(bytes);
-  return Array.from(new Float32Array(aligned.buffer, 0, Math.floor(bytes.byteLength / 4)));
+  return Array.from(decodeInputBlob(bytes));
 }
 
 /** Thrown inside the insert's transaction to roll back a batch that repeats a stored id. */

@@ -1,5 +1,7 @@
 import { appendFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { mnistRows } from '../../../bench/serving/payloads';
+import { duckDbRows } from '../logging/support';
 import {
   MigrationChecksumError,
   MonitoringResult,
@@ -146,6 +148,46 @@ describe.each<StoreKind>(['clickhouse', 'duckdb'])('%s store contract', (kind) =
         { feature: 1, bin: 4, count: 1 },
         { feature: 2, bin: 255, count: 1 },
       ]);
+    });
+
+    it('reads wide, mostly-zero inputs and dense ones back bit for bit', async () => {
+      // A real MNIST digit (81 % zeros; DuckDB keeps it in its sparse layout), the same with a -0
+      // and a NaN among its pixels, and a dense row of the same width.
+      const digit = Float32Array.from(mnistRows(1)[0]);
+      const marked = digit.slice();
+      marked[0] = -0;
+      marked[1] = NaN;
+      const dense = Float32Array.from({ length: 784 }, (_, i) => 1 + i / 1024);
+      const rows = [digit, marked, dense].map((inputs, i) =>
+        prediction({ model: 'wide', model_version: 3, ts: BASE_TS + i, inputs }),
+      );
+      await fixture.store.insertPredictions(rows);
+      const stored = await fixture.store.firstLoggedPredictions({
+        model: 'wide',
+        version: 3,
+        limit: 10,
+      });
+      const bits = (values: ArrayLike<number>) =>
+        Array.from(new Uint32Array(Float32Array.from(values).buffer));
+      expect(stored.map((s) => bits(s.inputs))).toEqual(
+        [digit, marked, dense].map((inputs) => bits(inputs)),
+      );
+      if ('duckDbPath' in fixture.location) {
+        // DuckDB: the digits take their sparse layout (src/store/input-blob.ts), the dense row
+        // its 4 bytes a value.
+        await fixture.store.close();
+        const sizes = await duckDbRows(
+          fixture.location.duckDbPath,
+          `SELECT octet_length(inputs)::INTEGER AS bytes FROM predictions
+           WHERE model = 'wide' ORDER BY ts_ms`,
+        );
+        await fixture.reopen();
+        const [digitBytes, markedBytes, denseBytes] = sizes.map((r) => Number(r.bytes));
+        expect(digitBytes % 4).toBe(1);
+        expect(digitBytes).toBeLessThan((784 * 4) / 3);
+        expect(markedBytes).toBe(digitBytes + 8);
+        expect(denseBytes).toBe(784 * 4);
+      }
     });
 
     it('stores regression values and non-finite scores', async () => {
@@ -357,7 +399,11 @@ describe.each<StoreKind>(['clickhouse', 'duckdb'])('%s store contract', (kind) =
         await fixture.store.countPredictions({ model: 'cnt-a', version: 2, route: 'shadow' }),
       ).toHaveLength(2);
       expect(
-        await fixture.store.countPredictions({ model: 'cnt-b', from: BASE_TS, to: BASE_TS + DAY }),
+        await fixture.store.countPredictions({
+          model: 'cnt-b',
+          from: BASE_TS,
+          to: BASE_TS + DAY,
+        }),
       ).toEqual([]);
       expect(
         await fixture.store.countPredictions({

@@ -9,7 +9,8 @@ import { DuckDbStore } from '../../src/store/duckdb-store';
 import { mnistSizedClassifier } from '../../test/fixtures/models';
 import type { ChildMessage, ReadyMessage, StatsMessage } from '../serving/child';
 import { buildPayload, mnistRows, Payload } from '../serving/payloads';
-import { LatencySummary, summarize } from '../serving/stats';
+import { LatencySummary, percentileSorted, summarize } from '../serving/stats';
+import { driveOpenLoop, OpenLoopResult } from './open-loop';
 
 /** The middle value; the mean of the two middle ones for an even count. */
 function median(values: number[]): number {
@@ -70,6 +71,31 @@ export interface LatencyComparison {
   rounds: number;
   on: LatencySide;
   off: LatencySide;
+  /** The same two children at fixed request rates below capacity (open loop), if asked. */
+  openLoop: OpenLoopComparison[];
+}
+
+/** One side of an open-loop comparison; latencies from each request's scheduled send time. */
+export interface OpenLoopSide {
+  /** Medians over the runs. */
+  p50Ms: number;
+  p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
+  cpuUsPerRequest: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  runs: Array<{ p50Ms: number; p99Ms: number; p999Ms: number; cpuUsPerRequest: number }>;
+}
+
+export interface OpenLoopComparison {
+  /** Share of the logging-off side's closed-loop throughput (this run's capacity). */
+  fraction: number;
+  /** Requests per second sent to each side. */
+  rate: number;
+  on: OpenLoopSide;
+  off: OpenLoopSide;
 }
 
 export interface LatencyOptions {
@@ -89,6 +115,11 @@ export interface LatencyOptions {
   seconds: number;
   connections: number;
   rounds?: number;
+  /**
+   * After the closed-loop runs, drive both sides open-loop (fixed rate, `open-loop.ts`) at these
+   * shares of the logging-off side's closed-loop req/s, ABBA like the closed-loop runs.
+   */
+  openLoopFractions?: number[];
   work: string;
   log: (message: string) => void;
   /** Write a V8 CPU profile of each Argus child into this directory. */
@@ -283,6 +314,22 @@ async function duckdbCount(path: string): Promise<number> {
   }
 }
 
+/**
+ * Waits (at most 10 s) until neither child uses more than a tenth of a core: the logging child
+ * keeps inserting, committing and checkpointing for a while after its load stops, and an
+ * open-loop run of the other side would otherwise measure that too.
+ */
+async function settle(servers: Array<Child | undefined>): Promise<void> {
+  const deadline = performance.now() + 10_000;
+  const cpu = (s: Child | undefined): Promise<number> => s?.cpuMs() ?? Promise.resolve(0);
+  while (performance.now() < deadline) {
+    const before = await Promise.all(servers.map(cpu));
+    await new Promise((r) => setTimeout(r, 250));
+    const after = await Promise.all(servers.map(cpu));
+    if (after.every((ms, i) => ms - before[i] < 25)) return;
+  }
+}
+
 /** Sets the CPU affinity of every thread of `pid` (Linux `taskset`). */
 function pin(pid: number, cores: string): void {
   const result = spawnSync('taskset', ['-a', '-p', '-c', cores, String(pid)], { encoding: 'utf8' });
@@ -322,6 +369,7 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
     on: { drives: [], served: 0, non2xx: 0, errors: 0 },
     off: { drives: [], served: 0, non2xx: 0, errors: 0 },
   };
+  const openLoop: OpenLoopComparison[] = [];
   // Each comparison logs into its own databases.
   const suffix = tag.replace(/\W/g, '_');
   database.on += suffix;
@@ -381,6 +429,54 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
         `${side === 'on' ? 'logging on ' : 'logging off'}: ${(result.ok / result.seconds).toFixed(0)} req/s, p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms, server CPU ${result.cpuUsPerRequest.toFixed(0)} µs/request, clickhouse CPU ${result.clickhouseCpuUsPerRequest.toFixed(0)} µs/request`,
       );
     }
+    const capacity = median(sides.off.drives.map((d) => d.ok / d.seconds));
+    const both = [servers.off, servers.on];
+    for (const fraction of options.openLoopFractions ?? []) {
+      const rate = Math.max(1, Math.round(fraction * capacity));
+      const openRuns: Record<'on' | 'off', Array<{ run: OpenLoopResult; cpuUs: number }>> = {
+        on: [],
+        off: [],
+      };
+      for (const side of runs) {
+        options.beforeRun?.();
+        await settle(both);
+        const cpuBefore = await servers[side]!.cpuMs();
+        const run = await driveOpenLoop(servers[side]!.url, payload, rate, options.seconds);
+        const cpuUs = (((await servers[side]!.cpuMs()) - cpuBefore) * 1000) / Math.max(1, run.ok);
+        openRuns[side].push({ run, cpuUs });
+        sides[side].served += run.ok;
+        const s = summarize(run.latencies);
+        options.log(
+          `open loop ${rate} req/s (${(fraction * 100).toFixed(0)} % of capacity), ${side === 'on' ? 'logging on ' : 'logging off'}: p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms, max ${s.maxMs.toFixed(1)} ms, ${run.ok} ok, ${run.non2xx + run.errors} failed, at most ${run.connectionsUsed} in flight, server CPU ${cpuUs.toFixed(0)} µs/request`,
+        );
+      }
+      const summarizeOpen = (side: 'on' | 'off'): OpenLoopSide => {
+        const perRun = openRuns[side].map(({ run, cpuUs }) => {
+          const sorted = Float64Array.from(run.latencies).sort();
+          return {
+            p50Ms: percentileSorted(sorted, 50),
+            p99Ms: percentileSorted(sorted, 99),
+            p999Ms: percentileSorted(sorted, 99.9),
+            maxMs: sorted.length ? sorted[sorted.length - 1] : NaN,
+            cpuUsPerRequest: cpuUs,
+          };
+        });
+        const sum = (f: (r: OpenLoopResult) => number) =>
+          openRuns[side].reduce((total, { run }) => total + f(run), 0);
+        return {
+          p50Ms: median(perRun.map((r) => r.p50Ms)),
+          p99Ms: median(perRun.map((r) => r.p99Ms)),
+          p999Ms: median(perRun.map((r) => r.p999Ms)),
+          maxMs: Math.max(...perRun.map((r) => r.maxMs)),
+          cpuUsPerRequest: median(perRun.map((r) => r.cpuUsPerRequest)),
+          ok: sum((r) => r.ok),
+          non2xx: sum((r) => r.non2xx),
+          errors: sum((r) => r.errors),
+          runs: perRun.map(({ maxMs: _max, ...rest }) => rest),
+        };
+      };
+      openLoop.push({ fraction, rate, on: summarizeOpen('on'), off: summarizeOpen('off') });
+    }
   } finally {
     await Promise.all([servers.on?.stop(), servers.off?.stop()]);
     if (options.isolate) {
@@ -428,6 +524,7 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
     connections: options.connections,
     seconds: options.seconds,
     rounds,
+    openLoop,
     off: summarizeSide('off'),
     on: {
       ...summarizeSide('on'),

@@ -30,8 +30,11 @@ import { RecordFactory } from './rows';
  *                  TabSeparated body piped to the HTTP interface with `curl --data-binary @file`.
  *   (ii)  writer   PredictionWriter.append → queue → batches → ClickHouseStore, sustained for
  *                  --duration seconds (default 30): rows/s, ratio to (i), RSS, loss check.
- *   (iii) latency  Argus (child process, MNIST-sized model) under autocannon, single-row v1
- *                  requests at 32 connections: p99 with logging to ClickHouse vs logging off.
+ *   (iii) latency  Argus (child process, MNIST-sized model), single-row v1 requests: p99 with
+ *                  logging on vs off, closed loop (autocannon, 32 connections: at saturation,
+ *                  so it measures lost throughput as much as latency) and open loop at fixed
+ *                  shares of the closed-loop capacity (bench/logging/open-loop.ts: what the log
+ *                  adds to a request at a given load, the target's reading).
  *
  * Prints a table with the ratios against the issue's targets (writer ≥ 50 % of bulk; p99 added
  * ≤ 5 %) and writes bench/results/logging.json.
@@ -51,6 +54,12 @@ const HELP = `usage: node -r ts-node/register/transpile-only bench/logging/run.t
   --flush-rows N        writer batch size (ARGUS_LOG_FLUSH_ROWS; default: the writer's default)
   --rounds N            (iii): runs per side, alternating ABBA (default 3; --quick 2)
   --cpu-prof DIR        (iii): V8 CPU profile of each Argus child into DIR
+  --open-loop LIST      (iii): after the closed-loop runs, drive both sides at fixed request
+                        rates (open loop, latency from each request's scheduled send time) at
+                        these shares of the logging-off side's closed-loop req/s
+                        (comma-separated, default 0.2,0.35; none to skip). Argus
+                        answers single requests at a fixed rate without the batching
+                        a closed loop gives it: 0.5 already saturated it here
   --no-isolate          skip (iii-b), the latency comparison with clickhouse-server pinned to its
                         own core (taskset) and Argus + the load generator to the others
   --latency-modes LIST  which (iii) comparisons, comma-separated (default all):
@@ -359,6 +368,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string' },
       'only-latency': { type: 'boolean' },
       'latency-modes': { type: 'string' },
+      'open-loop': { type: 'string' },
       quick: { type: 'boolean' },
       out: { type: 'string' },
       help: { type: 'boolean' },
@@ -379,6 +389,17 @@ async function main(): Promise<void> {
     (values['latency-modes'] ?? 'colocated,isolated,niced,duckdb').split(',').map((m) => m.trim()),
   );
   if (values['no-isolate'] === true) modes.delete('isolated');
+  const openLoopText = values['open-loop'] ?? '0.2,0.35';
+  const openLoopFractions =
+    openLoopText === 'none'
+      ? []
+      : openLoopText
+          .split(',')
+          .map((f) => Number(f.trim()))
+          .filter((f) => f !== 0);
+  if (openLoopFractions.some((f) => !(f > 0 && f <= 1))) {
+    throw new Error('--open-loop takes shares of capacity in (0, 1], e.g. 0.2,0.35');
+  }
   for (const [name, v] of Object.entries({ rows, duration, latencyDuration, connections })) {
     if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
   }
@@ -425,6 +446,7 @@ async function main(): Promise<void> {
         connections,
         work,
         rounds: latencyRounds,
+        openLoopFractions,
         cpuProfDir: values['cpu-prof'] !== undefined ? resolve(values['cpu-prof']) : undefined,
         clickhouseCpuMs: () => processCpuMs(server.pid),
         log: (m) => process.stderr.write(`    ${m}\n`),
@@ -445,6 +467,7 @@ async function main(): Promise<void> {
           connections,
           work,
           rounds: latencyRounds,
+          openLoopFractions,
           clickhouseCpuMs: () => processCpuMs(server.pid),
           isolate: {
             clickhousePid: server.pid,
@@ -466,6 +489,7 @@ async function main(): Promise<void> {
             connections,
             work,
             rounds: latencyRounds,
+            openLoopFractions,
             tag: '-niced',
             niced: true,
             // Threads clickhouse-server starts later inherit their creator's nice value, but not
@@ -487,6 +511,7 @@ async function main(): Promise<void> {
           connections,
           work,
           rounds: latencyRounds,
+          openLoopFractions,
           tag: '-duckdb',
           clickhouseCpuMs: () => processCpuMs(server.pid),
           log: (m) => process.stderr.write(`    ${m}\n`),
@@ -608,6 +633,30 @@ async function main(): Promise<void> {
       '',
       '',
     ]);
+    for (const open of result.openLoop) {
+      const openAdded = open.on.p99Ms / open.off.p99Ms - 1;
+      const openPass = openAdded <= TARGET.maxP99Added;
+      comparisons[`${key}OpenLoop${Math.round(open.fraction * 100)}`] = {
+        added: openAdded,
+        target: TARGET.maxP99Added,
+        pass: openPass,
+      };
+      const failed = open.on.non2xx + open.on.errors + open.off.non2xx + open.off.errors;
+      row([
+        `      open loop ${fmt(open.rate)} req/s (${(open.fraction * 100).toFixed(0)} %): p99 off → on`,
+        `${open.off.p99Ms.toFixed(2)} → ${open.on.p99Ms.toFixed(2)} ms`,
+        signedPercent(openAdded),
+        `≤ +${TARGET.maxP99Added * 100} %`,
+        openPass ? 'PASS' : 'MISS',
+      ]);
+      row([
+        `        p50 / p99.9 off → on; failed`,
+        `${open.off.p50Ms.toFixed(2)} / ${open.off.p999Ms.toFixed(1)} → ${open.on.p50Ms.toFixed(2)} / ${open.on.p999Ms.toFixed(1)} ms; ${failed}`,
+        '',
+        '',
+        '',
+      ]);
+    }
     row([
       `      rows logged (${result.store === 'duckdb' ? 'count' : 'uniqExact'}) / served`,
       `${fmt(result.on.logged ?? 0)} / ${fmt(result.on.served)}` +

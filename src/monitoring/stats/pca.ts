@@ -311,8 +311,46 @@ export function fitPca(
   };
 }
 
-/** Reconstruction error ‖z − VᵀVz‖ of one row (NaN entries are imputed with the column mean). */
+/**
+ * Reconstruction error ‖z − VᵀVz‖ of one row, z the standardized row (NaN entries are imputed
+ * with the column mean). The monitoring layout computes it for every logged row of a version with
+ * a multivariate profile, at flush time on the serving thread, so it is written for speed: the
+ * rows of V are orthonormal, so ‖z − VᵀVz‖² = ‖z‖² − ‖Vz‖², and with W = V·diag(1/scale) both
+ * terms are sums over the row's non-zero values only — (Vz)ₖ = Σⱼ Wₖⱼxⱼ − Σⱼ Wₖⱼcⱼ, and ‖z‖²
+ * expands the same way. An MNIST row (81 % zeros, 52 components) takes a few µs instead of the
+ * ~120 µs of the textbook form, which `exactReconstructionError` keeps (NaN rows go there; the
+ * tests compare the two).
+ */
 export function reconstructionError(model: PcaModel, row: ArrayLike<number>): number {
+  const d = model.columns;
+  if (row.length !== d) throw new InvalidInputError(`a row needs ${d} values`);
+  const s = scorerOf(model);
+  const nonZero = s.nonZero;
+  let n = 0;
+  let squaredNorm = s.centerNorm;
+  for (let j = 0; j < d; j++) {
+    const x = row[j];
+    if (x === 0) continue;
+    if (Number.isNaN(x)) return exactReconstructionError(model, row);
+    nonZero[n++] = j;
+    const scaled = x * s.inverseScale[j];
+    squaredNorm += scaled * scaled - 2 * x * s.centerOverScaleSquared[j];
+  }
+  const weights = s.weights;
+  let projected = 0;
+  for (let k = 0, base = 0; k < s.components; k++, base += d) {
+    let p = -s.bias[k];
+    for (let t = 0; t < n; t++) {
+      const j = nonZero[t];
+      p += weights[base + j] * row[j];
+    }
+    projected += p * p;
+  }
+  return Math.sqrt(Math.max(0, squaredNorm - projected));
+}
+
+/** ‖z − VᵀVz‖ computed as written: a reference for `reconstructionError`, and its NaN path. */
+export function exactReconstructionError(model: PcaModel, row: ArrayLike<number>): number {
   const d = model.columns;
   if (row.length !== d) throw new InvalidInputError(`a row needs ${d} values`);
   const z = new Float64Array(d);
@@ -329,4 +367,58 @@ export function reconstructionError(model: PcaModel, row: ArrayLike<number>): nu
   let sum = 0;
   for (let j = 0; j < d; j++) sum += residual[j] * residual[j];
   return Math.sqrt(sum);
+}
+
+/** What `reconstructionError` precomputes once per model (models are immutable once fitted). */
+interface PcaScorer {
+  components: number;
+  /** W = V·diag(1/scale), row-major, components × columns. */
+  weights: Float64Array;
+  /** bₖ = Σⱼ Wₖⱼ·centerⱼ. */
+  bias: Float64Array;
+  inverseScale: Float64Array;
+  /** centerⱼ / scaleⱼ². */
+  centerOverScaleSquared: Float64Array;
+  /** Σⱼ (centerⱼ / scaleⱼ)²: ‖z‖² of an all-zero row. */
+  centerNorm: number;
+  /** Scratch: indices of a row's non-zero values. */
+  nonZero: Int32Array;
+}
+
+const scorers = new WeakMap<PcaModel, PcaScorer>();
+
+function scorerOf(model: PcaModel): PcaScorer {
+  const cached = scorers.get(model);
+  if (cached) return cached;
+  const d = model.columns;
+  const k = model.components.length;
+  const inverseScale = Float64Array.from(model.scale, (v) => 1 / v);
+  const centerOverScaleSquared = Float64Array.from(
+    model.center,
+    (c, j) => c * inverseScale[j] * inverseScale[j],
+  );
+  let centerNorm = 0;
+  for (let j = 0; j < d; j++) centerNorm += (model.center[j] * inverseScale[j]) ** 2;
+  const weights = new Float64Array(k * d);
+  const bias = new Float64Array(k);
+  model.components.forEach((axis, c) => {
+    let b = 0;
+    for (let j = 0; j < d; j++) {
+      const w = axis[j] * inverseScale[j];
+      weights[c * d + j] = w;
+      b += w * model.center[j];
+    }
+    bias[c] = b;
+  });
+  const scorer: PcaScorer = {
+    components: k,
+    weights,
+    bias,
+    inverseScale,
+    centerOverScaleSquared,
+    centerNorm,
+    nonZero: new Int32Array(d),
+  };
+  scorers.set(model, scorer);
+  return scorer;
 }

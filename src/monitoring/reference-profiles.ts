@@ -11,9 +11,9 @@ import {
   ReferenceData,
   VersionProfile,
   VersionProfileSource,
-  buildVersionProfile,
   parseVersionProfile,
 } from './version-profile';
+import { buildVersionProfileJson } from './version-profile-off-thread';
 
 /** Artifacts written by the training module (src/training/datasets/log-dataset.ts). */
 export const REFERENCE_SAMPLE_FILE = 'reference-sample.json';
@@ -191,13 +191,9 @@ export class ReferenceProfiles {
       data.outputs ?? (await scoreReferenceRows(this.onnx, manifest, bytes, data.rows));
     const reference: ReferenceData = { rows: data.rows.slice(0, outputs.length), outputs };
     if (data.labels) reference.labels = data.labels.slice(0, outputs.length);
-    const profile = buildVersionProfile(manifest, reference, source);
-    await this.registry.writeArtifact(
-      model,
-      version,
-      REFERENCE_PROFILE_ARTIFACT,
-      JSON.stringify(profile),
-    );
+    const json = await buildVersionProfileJson(manifest, reference, source);
+    const profile = parseVersionProfile(json);
+    await this.registry.writeArtifact(model, version, REFERENCE_PROFILE_ARTIFACT, json);
     this.log.log(
       `${model}@${version}: reference profile built from ${profile.profile.rows} rows (${source})`,
     );

@@ -1,4 +1,4 @@
-import type { ErrorKind } from '../../common/errors';
+import type { SerializedError } from '../../common/worker-threads';
 import type { DenseTrainingOptions, EpochProgress } from '../trainers/dense-trainer';
 import type { TrainingResult, TrainingSpec } from '../train-model';
 
@@ -8,13 +8,7 @@ export type TrainingWorkerRequest =
   /** The MNIST demo: the worker loads the digits itself, so the parent thread never parses them. */
   | { type: 'mnist-demo'; options?: Partial<DenseTrainingOptions> };
 
-export interface SerializedTrainingError {
-  name: string;
-  message: string;
-  /** Set for ArgusErrors, so the parent can rethrow the same kind (e.g. invalid → 400). */
-  kind: ErrorKind | null;
-  details: Record<string, unknown> | null;
-}
+export type SerializedTrainingError = SerializedError;
 
 /** Messages from the worker to the parent. Exactly one `result` or `error` ends a run. */
 export type TrainingWorkerMessage =

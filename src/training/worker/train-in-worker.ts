@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { ArgusError, InvalidInputError } from '../../common/errors';
+import { reviveError, workerEntry } from '../../common/worker-threads';
 import { TrainingCancelledError } from '../errors';
 import type { EpochProgress } from '../trainers/dense-trainer';
 import type { TrainingResult, TrainingSpec } from '../train-model';
@@ -19,43 +19,14 @@ import type {
 
 export type ProgressListener = (progress: EpochProgress) => void;
 
-/**
- * Where the worker's entry file is and how to start it. Next to this file: `.js` when running
- * from dist/, `.ts` under ts-jest or ts-node, where the thread needs ts-node's transpile-only hook
- * (the worker gets a fresh module system; jest's transformer does not reach into it).
- */
-export function trainingWorkerEntry(): {
-  filename: string;
-  execArgv: string[];
-  env: NodeJS.ProcessEnv;
-} {
-  const extension = path.extname(__filename);
-  const filename = path.join(__dirname, `training-worker${extension}`);
-  if (extension === '.ts') {
-    return {
-      filename,
-      execArgv: ['-r', require.resolve('ts-node/register/transpile-only')],
-      // ts-node looks for tsconfig.json from the working directory; point it at the project's,
-      // so the worker compiles the same way wherever the process was started.
-      env: {
-        ...process.env,
-        TS_NODE_PROJECT:
-          process.env.TS_NODE_PROJECT ?? path.resolve(__dirname, '../../../tsconfig.json'),
-      },
-    };
-  }
-  return { filename, execArgv: [], env: process.env };
+/** The training worker's entry file and how to start it (see `workerEntry`). */
+export function trainingWorkerEntry(): ReturnType<typeof workerEntry> {
+  return workerEntry(__dirname, 'training-worker', path.extname(__filename));
 }
 
-function reviveError(error: SerializedTrainingError): Error {
+function reviveTrainingError(error: SerializedTrainingError): Error {
   if (error.name === 'TrainingCancelledError') return new TrainingCancelledError(error.message);
-  const details = error.details ?? undefined;
-  // Invalid specs come back as the class the HTTP layer and callers match on.
-  if (error.kind === 'invalid') return new InvalidInputError(error.message, details);
-  if (error.kind) return new ArgusError(error.kind, error.message, details);
-  const revived = new Error(error.message);
-  revived.name = error.name;
-  return revived;
+  return reviveError(error);
 }
 
 /** Runs one worker request; resolves with its result, rejects with its error or on abort. */
@@ -106,7 +77,7 @@ export function runTrainingWorker(
           settle(() => resolve(message.result));
           break;
         case 'error':
-          settle(() => reject(reviveError(message.error)));
+          settle(() => reject(reviveTrainingError(message.error)));
           break;
       }
     });

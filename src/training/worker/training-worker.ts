@@ -1,7 +1,5 @@
-import { readlinkSync } from 'node:fs';
-import { getPriority, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { ArgusError, errorMessage } from '../../common/errors';
+import { lowerThreadPriority, serializeError } from '../../common/worker-threads';
 import { trainMnistDemo } from '../mnist-demo-training';
 import type { FitHooks } from '../trainers/dense-trainer';
 import { trainModel, TrainingResult } from '../train-model';
@@ -46,12 +44,7 @@ async function run(request: TrainingWorkerRequest): Promise<void> {
   } catch (err) {
     post({
       type: 'error',
-      error: {
-        name: err instanceof Error ? err.name : 'Error',
-        message: errorMessage(err),
-        kind: err instanceof ArgusError ? err.kind : null,
-        details: err instanceof ArgusError ? (err.details ?? null) : null,
-      },
+      error: serializeError(err),
     });
   }
 }
@@ -59,22 +52,5 @@ async function run(request: TrainingWorkerRequest): Promise<void> {
 /** How much lower than the serving thread a training thread runs (Linux nice increment). */
 const TRAINING_NICE_INCREMENT = 10;
 
-/**
- * Lowers this thread's scheduling priority (Linux: nice is per thread, addressed by thread id),
- * so on a busy machine the kernel runs the serving event loop first and training takes what is
- * left. Best effort: elsewhere, or when the kernel refuses, training runs at normal priority.
- */
-function lowerThreadPriority(): void {
-  if (process.platform !== 'linux') return;
-  try {
-    // /proc/thread-self → "<pid>/task/<tid>" for the thread that reads it: this one.
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (!Number.isInteger(tid) || tid <= 0) return;
-    setPriority(tid, Math.min(19, getPriority(tid) + TRAINING_NICE_INCREMENT));
-  } catch {
-    // Not permitted or not available: train at the inherited priority.
-  }
-}
-
-lowerThreadPriority();
+lowerThreadPriority(TRAINING_NICE_INCREMENT);
 void run(workerData as TrainingWorkerRequest);

@@ -12,6 +12,7 @@ import { predictionsRowBinary } from '../../src/store/clickhouse-rowbinary';
 import { DuckDbStore } from '../../src/store/duckdb-store';
 import { validatePredictions } from '../../src/store/store-rows';
 import { ClickHouseServer } from '../../test/harness/clickhouse-server';
+import { mnistRows } from '../serving/payloads';
 import { RecordFactory } from './rows';
 
 /**
@@ -37,11 +38,13 @@ const HELP = `flush-pauses: event-loop pauses of the prediction log's flush
   --stores LIST   clickhouse,duckdb (default both)
 `;
 
+/**
+ * Real digits from the `mnist` package: their zeros matter since DuckDB stores mostly-zero inputs
+ * sparse (src/store/input-blob.ts); synthetic dense pixels would measure a worst case instead.
+ */
 function mnistFactory(seed: number): () => PredictionRecord {
   const base = new RecordFactory(Date.now(), seed);
-  const images = Array.from({ length: 64 }, (_, k) =>
-    Float32Array.from({ length: 784 }, (_, i) => ((i * 7 + k * 13) % 256) / 255),
-  );
+  const images = mnistRows(64).map((row) => Float32Array.from(row));
   let n = 0;
   return () => ({ ...base.next(), model: 'mnist', inputs: images[n++ & 63] });
 }

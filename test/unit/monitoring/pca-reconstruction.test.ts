@@ -4,17 +4,7 @@ import {
   fitPca,
   reconstructionError,
 } from '../../../src/monitoring/stats/pca';
-
-/** Deterministic xorshift32, so a failure names a reproducible case. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
-}
+import { seededRandom } from '../../integration/monitoring/support';
 
 /**
  * `reconstructionError` computes ‖z‖² − ‖Vz‖² over a row's non-zero values; it must agree with the
@@ -35,7 +25,7 @@ describe('PCA reconstruction error, the fast form', () => {
   });
 
   it('agrees on dense rows, rows inside the fitted subspace, and imputes NaN like the textbook form', () => {
-    const random = rng(7);
+    const random = seededRandom(7);
     const d = 12;
     const rows = Array.from({ length: 300 }, () => {
       const a = random() * 4 - 2;

@@ -1,5 +1,6 @@
 import { decodeInputBlob, encodeInputBlob, InputBlobError } from '../../../src/store/input-blob';
 import { mnistRows } from '../../../bench/serving/payloads';
+import { seededRandom } from '../../integration/monitoring/support';
 
 /** Bit patterns, so -0, NaN payloads and subnormals are compared exactly. */
 function bitsOf(values: Float32Array): number[] {
@@ -8,17 +9,6 @@ function bitsOf(values: Float32Array): number[] {
 
 function fromBits(bits: number[]): Float32Array {
   return new Float32Array(Uint32Array.from(bits).buffer);
-}
-
-/** Deterministic xorshift32, so a failure names a reproducible case. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 2 ** 32;
-  };
 }
 
 describe('inputs blob (DuckDB)', () => {
@@ -65,7 +55,7 @@ describe('inputs blob (DuckDB)', () => {
   });
 
   it('round-trips random rows of every density and length, choosing the smaller layout', () => {
-    const random = rng(42);
+    const random = seededRandom(42);
     for (let trial = 0; trial < 400; trial++) {
       const n = 1 + Math.floor(random() * 1100);
       const density = random();

@@ -58,7 +58,7 @@ export const INCOMING_PREDICTION_TYPES: readonly DuckDBType[] = [
   VARCHAR, // trace_id
   VARCHAR, // span_id
   VARCHAR, // protocol
-  BLOB, // inputs: little-endian float32
+  BLOB, // inputs: dense or sparse float32 (input-blob.ts)
   LIST(UTINYINT), // feature_bins: [] when empty (`predictions.feature_bins` is NOT NULL)
   LIST(FLOAT), // scores
   VARCHAR, // label

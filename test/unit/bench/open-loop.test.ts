@@ -1,6 +1,7 @@
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { driveOpenLoop } from '../../../bench/logging/open-loop';
+import type { Payload } from '../../../bench/serving/payloads';
 
 /**
  * The logging benchmark's latency verdicts rest on the open-loop driver counting each request from
@@ -8,6 +9,11 @@ import { driveOpenLoop } from '../../../bench/logging/open-loop';
  * the stall must show the wait — not only the few that were in flight when it began (what a
  * closed-loop generator would record: coordinated omission).
  */
+/** One empty JSON body, POSTed to `path`. */
+function emptyBodies(path: string): Payload {
+  return { protocol: 'v1', rowsPerRequest: 1, path, bodies: ['{}'], bytesPerBody: 2 };
+}
+
 describe('open-loop load driver', () => {
   let server: Server;
   let url: string;
@@ -38,14 +44,7 @@ describe('open-loop load driver', () => {
 
   it('sends on schedule and counts a stall in every request scheduled during it', async () => {
     first = undefined;
-    const payload = {
-      protocol: 'v1' as const,
-      rowsPerRequest: 1,
-      path: '/ok',
-      bodies: ['{}'],
-      bytesPerBody: 2,
-    };
-    const result = await driveOpenLoop(url, payload, 200, 1, 4);
+    const result = await driveOpenLoop(url, emptyBodies('/ok'), 200, 1, 4);
     expect(result.scheduled).toBe(200);
     expect(result.ok).toBe(200);
     expect(result.non2xx + result.errors).toBe(0);
@@ -58,14 +57,7 @@ describe('open-loop load driver', () => {
 
   it('counts answers that are not 2xx apart from the latencies', async () => {
     first = undefined;
-    const payload = {
-      protocol: 'v1' as const,
-      rowsPerRequest: 1,
-      path: '/fail',
-      bodies: ['{}'],
-      bytesPerBody: 2,
-    };
-    const result = await driveOpenLoop(url, payload, 50, 0.2, 2);
+    const result = await driveOpenLoop(url, emptyBodies('/fail'), 50, 0.2, 2);
     expect(result.non2xx).toBe(10);
     expect(result.ok).toBe(0);
     expect(result.latencies).toHaveLength(0);

@@ -9,7 +9,7 @@ import { DuckDbStore } from '../../src/store/duckdb-store';
 import { mnistSizedClassifier } from '../../test/fixtures/models';
 import type { ChildMessage, ReadyMessage, StatsMessage } from '../serving/child';
 import { buildPayload, mnistRows, Payload } from '../serving/payloads';
-import { LatencySummary, percentileSorted, summarize } from '../serving/stats';
+import { LatencySummary, summarize } from '../serving/stats';
 import { driveOpenLoop, OpenLoopResult } from './open-loop';
 
 /** The middle value; the mean of the two middle ones for an even count. */
@@ -433,7 +433,10 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
     const both = [servers.off, servers.on];
     for (const fraction of options.openLoopFractions ?? []) {
       const rate = Math.max(1, Math.round(fraction * capacity));
-      const openRuns: Record<'on' | 'off', Array<{ run: OpenLoopResult; cpuUs: number }>> = {
+      const openRuns: Record<
+        'on' | 'off',
+        Array<{ run: OpenLoopResult; summary: LatencySummary; cpuUs: number }>
+      > = {
         on: [],
         off: [],
       };
@@ -443,24 +446,21 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
         const cpuBefore = await servers[side]!.cpuMs();
         const run = await driveOpenLoop(servers[side]!.url, payload, rate, options.seconds);
         const cpuUs = (((await servers[side]!.cpuMs()) - cpuBefore) * 1000) / Math.max(1, run.ok);
-        openRuns[side].push({ run, cpuUs });
-        sides[side].served += run.ok;
         const s = summarize(run.latencies);
+        openRuns[side].push({ run, summary: s, cpuUs });
+        sides[side].served += run.ok;
         options.log(
           `open loop ${rate} req/s (${(fraction * 100).toFixed(0)} % of capacity), ${side === 'on' ? 'logging on ' : 'logging off'}: p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms, max ${s.maxMs.toFixed(1)} ms, ${run.ok} ok, ${run.non2xx + run.errors} failed, at most ${run.connectionsUsed} in flight, server CPU ${cpuUs.toFixed(0)} µs/request`,
         );
       }
       const summarizeOpen = (side: 'on' | 'off'): OpenLoopSide => {
-        const perRun = openRuns[side].map(({ run, cpuUs }) => {
-          const sorted = Float64Array.from(run.latencies).sort();
-          return {
-            p50Ms: percentileSorted(sorted, 50),
-            p99Ms: percentileSorted(sorted, 99),
-            p999Ms: percentileSorted(sorted, 99.9),
-            maxMs: sorted.length ? sorted[sorted.length - 1] : NaN,
-            cpuUsPerRequest: cpuUs,
-          };
-        });
+        const perRun = openRuns[side].map(({ summary, cpuUs }) => ({
+          p50Ms: summary.p50Ms,
+          p99Ms: summary.p99Ms,
+          p999Ms: summary.p999Ms,
+          maxMs: summary.maxMs,
+          cpuUsPerRequest: cpuUs,
+        }));
         const sum = (f: (r: OpenLoopResult) => number) =>
           openRuns[side].reduce((total, { run }) => total + f(run), 0);
         return {

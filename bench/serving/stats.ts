@@ -13,6 +13,7 @@ export interface LatencySummary {
   p50Ms: number;
   p90Ms: number;
   p99Ms: number;
+  p999Ms: number;
   maxMs: number;
 }
 
@@ -26,6 +27,7 @@ export function summarize(samplesMs: number[]): LatencySummary {
     p50Ms: percentileSorted(sorted, 50),
     p90Ms: percentileSorted(sorted, 90),
     p99Ms: percentileSorted(sorted, 99),
+    p999Ms: percentileSorted(sorted, 99.9),
     maxMs: sorted.length ? sorted[sorted.length - 1] : NaN,
   };
 }

@@ -40,9 +40,10 @@ export interface AnalyticsStore {
   /**
    * Applies pending migrations from `migrations/<kind>/NNNN_*.sql` in order and records them in
    * `schema_migrations`. Idempotent. Throws `MigrationChecksumError` when a migration that was
-   * already applied has been edited since. `onProgress` receives one line per migration.
+   * already applied has been edited since. `onProgress` receives one line per migration, and
+   * progress lines while a long statement runs (migrations.ts, runStatements).
    */
-  migrate(onProgress?: MigrationProgress): Promise<MigrationReport>;
+  migrate(onProgress?: MigrationProgress, options?: MigrateOptions): Promise<MigrationReport>;
 
   /** Resolves when the store answers a trivial query; throws `StoreUnavailableError` otherwise. */
   ping(): Promise<void>;
@@ -274,6 +275,11 @@ export type StoreTable = 'predictions' | 'feedback' | 'monitoring_results' | 'ev
 export type StoredPrediction = PredictionRecord & { feature_bins?: number[] };
 
 export type MigrationProgress = (line: string) => void;
+
+export interface MigrateOptions {
+  /** How often a long statement's progress is reported; default 1000 ms (migrations.ts). */
+  progressIntervalMs?: number;
+}
 
 export interface MigrationReport {
   /** Names (file names) applied by this call, in order. */

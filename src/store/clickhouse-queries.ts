@@ -28,6 +28,10 @@ ORDER BY name`,
   selectAppliedMigrations:
     'SELECT name, any(checksum) AS checksum FROM schema_migrations GROUP BY name ORDER BY name',
 
+  // A running migration statement (ClickHouseStore.migrate runs each under its own query id).
+  statementProgress:
+    'SELECT read_rows, total_rows_approx FROM system.processes WHERE query_id = {queryId}',
+
   recordMigration:
     "INSERT INTO schema_migrations (name, checksum, applied_at) VALUES ({name}, {checksum}, toDateTime({appliedAt}, 'UTC'))",
 

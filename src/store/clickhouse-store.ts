@@ -1,4 +1,5 @@
 import { ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { FeedbackRecord } from '../predictions/prediction-record';
 import {
@@ -19,6 +20,7 @@ import {
   LabeledPrediction,
   LabeledPredictionQuery,
   LabelPairCount,
+  MigrateOptions,
   MigrationProgress,
   MigrationReport,
   MonitoringResult,
@@ -71,8 +73,10 @@ import {
   MigrationFile,
   MigrationTarget,
   migrationsDirFor,
+  ProgressReporting,
   runMigrations,
   runStatements,
+  StatementProgress,
 } from './migrations';
 import { BoundSql, bindSql, identifier, joinSql, sqlList, SqlParams } from './sql-escape';
 import {
@@ -97,6 +101,9 @@ import {
   parseFloatText,
 } from './store-values';
 
+/** A migration statement may run this long (ClickHouseStore.migrate). */
+export const MIGRATION_STATEMENT_TIMEOUT_MS = 6 * 60 * 60 * 1000;
+
 export interface ClickHouseStoreOptions {
   url: string;
   user: string;
@@ -104,7 +111,10 @@ export interface ClickHouseStoreOptions {
   database: string;
   /** Defaults to `migrations/clickhouse` at the package root; tests point it at a copy. */
   migrationsDir?: string;
-  /** Per HTTP request; a store slower than this counts as unavailable. Default 30 s. */
+  /**
+   * Per HTTP request; a store slower than this counts as unavailable. Default 30 s. Migration
+   * statements have MIGRATION_STATEMENT_TIMEOUT_MS instead.
+   */
   requestTimeoutMs?: number;
 }
 
@@ -178,13 +188,16 @@ export class ClickHouseStore implements AnalyticsStore {
     return this.options.database;
   }
 
-  private createClient(database: string): ClickHouseClient {
+  private createClient(
+    database: string,
+    requestTimeoutMs = this.options.requestTimeoutMs ?? 30_000,
+  ): ClickHouseClient {
     return createClient({
       url: this.options.url,
       username: this.options.user,
       password: this.options.password,
       database,
-      request_timeout: this.options.requestTimeoutMs ?? 30_000,
+      request_timeout: requestTimeoutMs,
       // Failures reach the caller as typed errors; the client's own console logging would only
       // duplicate them (and fill test output while the fault tests keep the server down).
       log: { level: ClickHouseLogLevel.OFF },
@@ -233,7 +246,26 @@ export class ClickHouseStore implements AnalyticsStore {
     });
   }
 
-  async migrate(onProgress?: MigrationProgress): Promise<MigrationReport> {
+  async migrate(
+    onProgress?: MigrationProgress,
+    options?: MigrateOptions,
+  ): Promise<MigrationReport> {
+    // A statement that copies a large table answers only when it is done, which can take far
+    // longer than any request of the write path; under the store's request timeout it would fail
+    // as "unavailable" and be retried from the start, again and again.
+    const statements = this.createClient(this.database, MIGRATION_STATEMENT_TIMEOUT_MS);
+    try {
+      return await this.runMigrations(statements, onProgress, options);
+    } finally {
+      await statements.close();
+    }
+  }
+
+  private async runMigrations(
+    statements: ClickHouseClient,
+    onProgress?: MigrationProgress,
+    options?: MigrateOptions,
+  ): Promise<MigrationReport> {
     const target: MigrationTarget = {
       prepare: async () => {
         // The configured database may not exist yet; create it through a client without it.
@@ -263,12 +295,19 @@ export class ClickHouseStore implements AnalyticsStore {
         );
         return new Map(rows.map((r) => [r.name, r.checksum]));
       },
-      apply: async (migration: MigrationFile) => {
-        await runStatements(migration, (statement) =>
-          this.guard(`migration ${migration.name}`, 'write', () =>
-            // Statements come from our own migration files, not from user input.
-            this.client.command({ query: statement }),
-          ),
+      apply: async (migration: MigrationFile, reporting: ProgressReporting) => {
+        // Each statement runs under a query id of its own, which system.processes reports on.
+        let queryId = '';
+        await runStatements(
+          migration,
+          (statement) => {
+            queryId = randomUUID();
+            return this.guard(`migration ${migration.name}`, 'write', () =>
+              // Statements come from our own migration files, not from user input.
+              statements.command({ query: statement, query_id: queryId }),
+            );
+          },
+          { reporting, read: () => this.statementProgress(queryId) },
         );
         await this.command(
           'record migration',
@@ -280,7 +319,17 @@ export class ClickHouseStore implements AnalyticsStore {
         );
       },
     };
-    return runMigrations(target, this.migrationsDir, onProgress);
+    return runMigrations(target, this.migrationsDir, onProgress, options);
+  }
+
+  /** Rows a running query has read, of the server's estimate; null once it is not running. */
+  private async statementProgress(queryId: string): Promise<StatementProgress | null> {
+    const [row] = await this.select<{
+      read_rows: number | string;
+      total_rows_approx: number | string;
+    }>('statement progress', this.bind(SQL.statementProgress, { queryId }));
+    if (!row) return null;
+    return { rowsRead: toNumber(row.read_rows), totalRows: toNumber(row.total_rows_approx) };
   }
 
   async ping(): Promise<void> {

@@ -196,6 +196,11 @@ LIMIT {limit}`,
 
   checkpoint: 'CHECKPOINT',
 
+  // Around migrations (DuckDbStore.migrate): DuckDB keeps a query's progress (connection.progress)
+  // only while its progress bar is on. Never printed: the runner writes its own progress lines.
+  trackProgress: 'SET enable_progress_bar = true; SET enable_progress_bar_print = false',
+  stopTrackingProgress: 'SET enable_progress_bar = false',
+
   // DuckDB checkpoints (writes the WAL's rows into the file, re-compressing the row groups they
   // touch) every 16 MB of WAL by default: every ~5000 logged MNIST rows, with a multi-second
   // checkpoint about every 40k rows. At 256 MB, 180k MNIST rows took 10.7 s of CPU instead of

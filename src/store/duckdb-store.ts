@@ -36,6 +36,7 @@ import {
   LabeledPrediction,
   LabeledPredictionQuery,
   LabelPairCount,
+  MigrateOptions,
   MigrationProgress,
   MigrationReport,
   MonitoringResult,
@@ -71,7 +72,14 @@ import {
   isMinuteAligned,
   qualityFromRows,
 } from './prediction-aggregates';
-import { MigrationFile, migrationsDirFor, runMigrations, runStatements } from './migrations';
+import {
+  MigrationFile,
+  migrationsDirFor,
+  ProgressReporting,
+  runMigrations,
+  runStatements,
+  StatementProgress,
+} from './migrations';
 import { BoundSql, bindSql, identifier, joinSql, sqlList, SqlParams } from './sql-escape';
 import {
   chunks,
@@ -201,7 +209,10 @@ export class DuckDbStore implements AnalyticsStore {
     }
   }
 
-  async migrate(onProgress?: MigrationProgress): Promise<MigrationReport> {
+  async migrate(
+    onProgress?: MigrationProgress,
+    options?: MigrateOptions,
+  ): Promise<MigrationReport> {
     return runMigrations(
       {
         prepare: () =>
@@ -215,23 +226,43 @@ export class DuckDbStore implements AnalyticsStore {
           );
           return new Map(rows.map((r) => [String(r.name), String(r.checksum)]));
         },
-        apply: (migration: MigrationFile) =>
-          this.exclusive(`migration ${migration.name}`, 'write', () =>
-            // DuckDB DDL is transactional: a migration applies completely or not at all.
-            this.transaction(async () => {
-              await runStatements(migration, (statement) => this.connection.run(statement));
-              await this.connection.run(
-                this.bind(SQL.recordMigration, {
-                  name: migration.name,
-                  checksum: migration.checksum,
-                }).text,
-              );
-            }),
-          ),
+        apply: (migration: MigrationFile, reporting: ProgressReporting) =>
+          this.exclusive(`migration ${migration.name}`, 'write', async () => {
+            // DuckDB tracks a query's progress only with its progress bar on; it is not printed.
+            await this.connection.run(SQL.trackProgress);
+            try {
+              // DuckDB DDL is transactional: a migration applies completely or not at all.
+              await this.transaction(async () => {
+                await runStatements(migration, (statement) => this.connection.run(statement), {
+                  reporting,
+                  read: async () => this.statementProgress(),
+                });
+                await this.connection.run(
+                  this.bind(SQL.recordMigration, {
+                    name: migration.name,
+                    checksum: migration.checksum,
+                  }).text,
+                );
+              });
+            } finally {
+              await this.connection.run(SQL.stopTrackingProgress);
+            }
+          }),
       },
       this.migrationsDir,
       onProgress,
+      options,
     );
+  }
+
+  /** The running query's progress: rows its scans have read of their estimated total. */
+  private statementProgress(): StatementProgress | null {
+    const progress = this.connection.progress;
+    if (progress.percentage < 0) return null;
+    return {
+      rowsRead: Number(progress.rows_processed),
+      totalRows: Number(progress.total_rows_to_process),
+    };
   }
 
   async ping(): Promise<void> {

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   MigrationChecksumError,
+  MigrateOptions,
   MigrationFailedError,
   MigrationProgress,
   MigrationReport,
@@ -77,6 +78,22 @@ export function splitStatements(sql: string): string[] {
     .filter((s) => s.length > 0);
 }
 
+/** How far a running statement has read its source, as the store reports it. */
+export interface StatementProgress {
+  rowsRead: number;
+  /** The store's estimate of the rows the statement will read; 0 when it has none. */
+  totalRows: number;
+}
+
+/** While a statement runs for longer than this, its progress is reported this often. */
+export const MIGRATION_PROGRESS_INTERVAL_MS = 1000;
+
+/** Where and how often a target reports on its long statements. */
+export interface ProgressReporting {
+  report: MigrationProgress;
+  intervalMs: number;
+}
+
 /** What the runner needs from a store; each store implements it over its own connection. */
 export interface MigrationTarget {
   /** Creates `schema_migrations` (and the database, for ClickHouse) when missing. */
@@ -86,16 +103,22 @@ export interface MigrationTarget {
   /**
    * Runs the statements and records the migration. DuckDB does both in one transaction; ClickHouse
    * has no DDL transactions, so its migrations use `IF NOT EXISTS` to be safely re-runnable after a
-   * failure part-way through.
+   * failure part-way through. A statement that runs for longer than `reporting.intervalMs` is
+   * reported on (runStatements), so a migration that copies a large table is not silent.
    */
-  apply(migration: MigrationFile): Promise<void>;
+  apply(migration: MigrationFile, reporting: ProgressReporting): Promise<void>;
 }
 
 export async function runMigrations(
   target: MigrationTarget,
   dir: string,
   onProgress: MigrationProgress = () => {},
+  options: MigrateOptions = {},
 ): Promise<MigrationReport> {
+  const reporting: ProgressReporting = {
+    report: onProgress,
+    intervalMs: options.progressIntervalMs ?? MIGRATION_PROGRESS_INTERVAL_MS,
+  };
   const files = readMigrations(dir);
   await target.prepare();
   const applied = await target.applied();
@@ -116,7 +139,7 @@ export async function runMigrations(
       continue;
     }
     const started = Date.now();
-    await target.apply(file);
+    await target.apply(file, reporting);
     report.applied.push(file.name);
     onProgress(
       `migration ${file.name}: applied (${file.statements.length} statements, ${Date.now() - started} ms)`,
@@ -125,18 +148,80 @@ export async function runMigrations(
   return report;
 }
 
-/** Runs statements one by one, naming the failing one. */
+/** Reads a running statement's progress for runStatements; null when the store cannot say. */
+export type StatementProgressReader = () => Promise<StatementProgress | null>;
+
+/**
+ * Runs statements one by one, naming the failing one. With `watch`, a statement still running
+ * after `intervalMs` gets a progress line every `intervalMs` until it ends:
+ *
+ *   migration 0004_x.sql: statement 2/3, 1,474,560 of 3,000,003 rows read (49 %), 2 s
+ *
+ * Progress is best effort: a reader that fails or has nothing to say leaves a line with the
+ * elapsed time only, and never fails the migration.
+ */
 export async function runStatements(
   migration: MigrationFile,
   run: (statement: string) => Promise<unknown>,
+  watch?: { reporting: ProgressReporting; read: StatementProgressReader },
 ): Promise<void> {
-  for (let i = 0; i < migration.statements.length; i++) {
+  const count = migration.statements.length;
+  for (let i = 0; i < count; i++) {
+    const stop = watch
+      ? watchStatement(`migration ${migration.name}: statement ${i + 1}/${count}`, watch)
+      : () => {};
     try {
       await run(migration.statements[i]);
     } catch (err) {
       // A store that went away mid-migration is a retryable outage, not a broken migration.
       if (err instanceof StoreUnavailableError) throw err;
       throw new MigrationFailedError(migration.name, i, err);
+    } finally {
+      stop();
     }
   }
+}
+
+/** Starts reporting on one statement; the returned function stops it. */
+function watchStatement(
+  prefix: string,
+  { reporting, read }: { reporting: ProgressReporting; read: StatementProgressReader },
+): () => void {
+  const started = Date.now();
+  let stopped = false;
+  let reading = false;
+  const timer = setInterval(() => {
+    // A slow reader (a busy server) must not pile up reads, nor report after the statement ended.
+    if (reading) return;
+    reading = true;
+    void read()
+      .catch(() => null)
+      .then((progress) => {
+        if (!stopped) reporting.report(progressLine(prefix, progress, Date.now() - started));
+      })
+      .finally(() => {
+        reading = false;
+      });
+  }, reporting.intervalMs);
+  return () => {
+    stopped = true;
+    clearInterval(timer);
+  };
+}
+
+export function progressLine(
+  prefix: string,
+  progress: StatementProgress | null,
+  elapsedMs: number,
+): string {
+  const elapsed = `${Math.round(elapsedMs / 1000)} s`;
+  if (!progress) return `${prefix}, running, ${elapsed}`;
+  const rows = (n: number) => Math.round(n).toLocaleString('en-US');
+  if (progress.totalRows <= 0) return `${prefix}, ${rows(progress.rowsRead)} rows read, ${elapsed}`;
+  // The estimate can fall short of what is read (ClickHouse's total_rows_approx): never past 100.
+  const percent = Math.min(100, Math.floor((100 * progress.rowsRead) / progress.totalRows));
+  return (
+    `${prefix}, ${rows(progress.rowsRead)} of ${rows(progress.totalRows)} rows read ` +
+    `(${percent} %), ${elapsed}`
+  );
 }

@@ -56,7 +56,8 @@ export function registerLoggingCommands(program: Command, home: () => string | u
     .summary('apply pending migrations of the analytical store')
     .description(
       'apply pending migrations of the analytical store (ClickHouse with CLICKHOUSE_URL, else DuckDB ' +
-        'under ARGUS_HOME): one line per migration, then a summary; exit 2 if an applied migration was edited',
+        'under ARGUS_HOME): one line per migration, a progress line every second while a statement ' +
+        'runs longer, then a summary; exit 2 if an applied migration was edited',
     )
     .action(async () => {
       await runMigrate(config(), (line) => process.stdout.write(`${line}\n`));

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -12,6 +12,7 @@ import { predictionsRowBinary } from '../../src/store/clickhouse-rowbinary';
 import { DuckDbStore } from '../../src/store/duckdb-store';
 import { validatePredictions } from '../../src/store/store-rows';
 import { ClickHouseServer } from '../../test/harness/clickhouse-server';
+import { threadCpuMs } from '../serving/child';
 import { mnistRows } from '../serving/payloads';
 import { RecordFactory } from './rows';
 
@@ -54,21 +55,6 @@ interface Shape {
   make: () => PredictionRecord;
 }
 
-/**
- * CPU time (user + system) of this process's main thread so far, ms, from /proc (Linux; NaN
- * elsewhere). Unlike the gaps, it does not count time the thread waited for a core, and unlike
- * process.cpuUsage() it leaves out DuckDB's and libuv's threads (the move statement, file I/O).
- */
-function mainThreadCpuMs(): number {
-  try {
-    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-  } catch {
-    return NaN;
-  }
-}
-
 /** Gaps between event-loop turns while `body` runs. */
 async function measurePauses(
   body: () => Promise<void>,
@@ -98,10 +84,10 @@ async function measurePauses(
   };
   if (ticker) setImmediate(tick);
   const start = performance.now();
-  const cpu0 = mainThreadCpuMs();
+  const cpu0 = threadCpuMs();
   await body();
   const wallMs = performance.now() - start;
-  const cpuMs = mainThreadCpuMs() - cpu0;
+  const cpuMs = threadCpuMs() - cpu0;
   running = false;
   await new Promise((r) => setImmediate(r));
   return { maxMs, busyMs, wallMs, gaps, cpuMs };

@@ -48,6 +48,8 @@ export interface LatencySide extends LatencySummary {
   spooledBytesAtExit?: number;
   /** Median over the runs of the server's CPU time per answered request (all threads). */
   cpuUsPerRequest: number;
+  /** The same for the server's main thread alone: the event loop every request waits for. */
+  mainThreadCpuUsPerRequest: number;
   /** Median over the runs of clickhouse-server's CPU time per answered request. */
   clickhouseCpuUsPerRequest: number;
   runs: Array<{
@@ -55,6 +57,7 @@ export interface LatencySide extends LatencySummary {
     p50Ms: number;
     reqPerSec: number;
     cpuUsPerRequest: number;
+    mainThreadCpuUsPerRequest: number;
     clickhouseCpuUsPerRequest: number;
   }>;
 }
@@ -83,10 +86,17 @@ export interface OpenLoopSide {
   p999Ms: number;
   maxMs: number;
   cpuUsPerRequest: number;
+  mainThreadCpuUsPerRequest: number;
   ok: number;
   non2xx: number;
   errors: number;
-  runs: Array<{ p50Ms: number; p99Ms: number; p999Ms: number; cpuUsPerRequest: number }>;
+  runs: Array<{
+    p50Ms: number;
+    p99Ms: number;
+    p999Ms: number;
+    cpuUsPerRequest: number;
+    mainThreadCpuUsPerRequest: number;
+  }>;
 }
 
 export interface OpenLoopComparison {
@@ -138,11 +148,25 @@ export interface LatencyOptions {
   };
 }
 
+interface CpuSample {
+  allThreadsMs: number;
+  mainThreadMs: number;
+}
+
+/** µs per request of each kind of CPU time between two samples. */
+function cpuPerRequest(before: CpuSample, after: CpuSample, requests: number) {
+  const per = (ms: number) => (ms * 1000) / Math.max(1, requests);
+  return {
+    all: per(after.allThreadsMs - before.allThreadsMs),
+    mainThread: per(after.mainThreadMs - before.mainThreadMs),
+  };
+}
+
 interface Child {
   url: string;
   process: ChildProcess;
-  /** CPU time (user + system, all threads) the child has used so far, in ms. */
-  cpuMs(): Promise<number>;
+  /** CPU time (user + system) the child has used so far, ms: all threads, and its main thread. */
+  cpuMs(): Promise<CpuSample>;
   stop(): Promise<void>;
 }
 
@@ -203,7 +227,7 @@ async function startArgus(
     url: ready.url,
     process: proc,
     cpuMs: () =>
-      new Promise<number>((res, rej) => {
+      new Promise<CpuSample>((res, rej) => {
         const timer = setTimeout(
           () => rej(new Error(`${id} did not answer a stats request`)),
           60_000,
@@ -213,7 +237,10 @@ async function startArgus(
           clearTimeout(timer);
           proc.off('message', onMessage);
           const stats: StatsMessage = m;
-          res((stats.cpuUserMicros + stats.cpuSystemMicros) / 1000);
+          res({
+            allThreadsMs: (stats.cpuUserMicros + stats.cpuSystemMicros) / 1000,
+            mainThreadMs: stats.mainThreadCpuMs,
+          });
         };
         proc.on('message', onMessage);
         proc.send({ type: 'stats' });
@@ -229,8 +256,9 @@ async function startArgus(
 }
 
 interface Drive {
-  /** Server CPU per answered request, µs. */
+  /** Server CPU per answered request, µs: all threads, and the main thread alone. */
   cpuUsPerRequest?: number;
+  mainThreadCpuUsPerRequest?: number;
   /** clickhouse-server CPU per answered request, µs (inserting the log, merging its parts). */
   clickhouseCpuUsPerRequest?: number;
   latencies: number[];
@@ -321,7 +349,8 @@ async function duckdbCount(path: string): Promise<number> {
  */
 async function settle(servers: Array<Child | undefined>): Promise<void> {
   const deadline = performance.now() + 10_000;
-  const cpu = (s: Child | undefined): Promise<number> => s?.cpuMs() ?? Promise.resolve(0);
+  const cpu = async (s: Child | undefined): Promise<number> =>
+    s ? (await s.cpuMs()).allThreadsMs : 0;
   while (performance.now() < deadline) {
     const before = await Promise.all(servers.map(cpu));
     await new Promise((r) => setTimeout(r, 250));
@@ -416,8 +445,9 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
       const cpuBefore = await servers[side]!.cpuMs();
       const chBefore = options.clickhouseCpuMs?.() ?? NaN;
       const result = await drive(servers[side]!.url, payload, options.seconds, options.connections);
-      result.cpuUsPerRequest =
-        (((await servers[side]!.cpuMs()) - cpuBefore) * 1000) / Math.max(1, result.ok);
+      const cpu = cpuPerRequest(cpuBefore, await servers[side]!.cpuMs(), result.ok);
+      result.cpuUsPerRequest = cpu.all;
+      result.mainThreadCpuUsPerRequest = cpu.mainThread;
       result.clickhouseCpuUsPerRequest =
         (((options.clickhouseCpuMs?.() ?? NaN) - chBefore) * 1000) / Math.max(1, result.ok);
       sides[side].drives.push(result);
@@ -426,7 +456,7 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
       sides[side].errors += result.errors;
       const s = summarize(result.latencies);
       options.log(
-        `${side === 'on' ? 'logging on ' : 'logging off'}: ${(result.ok / result.seconds).toFixed(0)} req/s, p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms, server CPU ${result.cpuUsPerRequest.toFixed(0)} µs/request, clickhouse CPU ${result.clickhouseCpuUsPerRequest.toFixed(0)} µs/request`,
+        `${side === 'on' ? 'logging on ' : 'logging off'}: ${(result.ok / result.seconds).toFixed(0)} req/s, p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms, server CPU ${result.cpuUsPerRequest.toFixed(0)} µs/request (main thread ${cpu.mainThread.toFixed(0)}), clickhouse CPU ${result.clickhouseCpuUsPerRequest.toFixed(0)} µs/request`,
       );
     }
     const capacity = median(sides.off.drives.map((d) => d.ok / d.seconds));
@@ -435,7 +465,11 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
       const rate = Math.max(1, Math.round(fraction * capacity));
       const openRuns: Record<
         'on' | 'off',
-        Array<{ run: OpenLoopResult; summary: LatencySummary; cpuUs: number }>
+        Array<{
+          run: OpenLoopResult;
+          summary: LatencySummary;
+          cpu: ReturnType<typeof cpuPerRequest>;
+        }>
       > = {
         on: [],
         off: [],
@@ -445,21 +479,22 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
         await settle(both);
         const cpuBefore = await servers[side]!.cpuMs();
         const run = await driveOpenLoop(servers[side]!.url, payload, rate, options.seconds);
-        const cpuUs = (((await servers[side]!.cpuMs()) - cpuBefore) * 1000) / Math.max(1, run.ok);
+        const cpu = cpuPerRequest(cpuBefore, await servers[side]!.cpuMs(), run.ok);
         const s = summarize(run.latencies);
-        openRuns[side].push({ run, summary: s, cpuUs });
+        openRuns[side].push({ run, summary: s, cpu });
         sides[side].served += run.ok;
         options.log(
-          `open loop ${rate} req/s (${(fraction * 100).toFixed(0)} % of capacity), ${side === 'on' ? 'logging on ' : 'logging off'}: p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms, max ${s.maxMs.toFixed(1)} ms, ${run.ok} ok, ${run.non2xx + run.errors} failed, at most ${run.connectionsUsed} in flight, server CPU ${cpuUs.toFixed(0)} µs/request`,
+          `open loop ${rate} req/s (${(fraction * 100).toFixed(0)} % of capacity), ${side === 'on' ? 'logging on ' : 'logging off'}: p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms, max ${s.maxMs.toFixed(1)} ms, ${run.ok} ok, ${run.non2xx + run.errors} failed, at most ${run.connectionsUsed} in flight, server CPU ${cpu.all.toFixed(0)} µs/request (main thread ${cpu.mainThread.toFixed(0)})`,
         );
       }
       const summarizeOpen = (side: 'on' | 'off'): OpenLoopSide => {
-        const perRun = openRuns[side].map(({ summary, cpuUs }) => ({
+        const perRun = openRuns[side].map(({ summary, cpu }) => ({
           p50Ms: summary.p50Ms,
           p99Ms: summary.p99Ms,
           p999Ms: summary.p999Ms,
           maxMs: summary.maxMs,
-          cpuUsPerRequest: cpuUs,
+          cpuUsPerRequest: cpu.all,
+          mainThreadCpuUsPerRequest: cpu.mainThread,
         }));
         const sum = (f: (r: OpenLoopResult) => number) =>
           openRuns[side].reduce((total, { run }) => total + f(run), 0);
@@ -469,6 +504,7 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
           p999Ms: median(perRun.map((r) => r.p999Ms)),
           maxMs: Math.max(...perRun.map((r) => r.maxMs)),
           cpuUsPerRequest: median(perRun.map((r) => r.cpuUsPerRequest)),
+          mainThreadCpuUsPerRequest: median(perRun.map((r) => r.mainThreadCpuUsPerRequest)),
           ok: sum((r) => r.ok),
           non2xx: sum((r) => r.non2xx),
           errors: sum((r) => r.errors),
@@ -500,6 +536,7 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
         p50Ms: s.p50Ms,
         reqPerSec: d.ok / d.seconds,
         cpuUsPerRequest: d.cpuUsPerRequest ?? NaN,
+        mainThreadCpuUsPerRequest: d.mainThreadCpuUsPerRequest ?? NaN,
         clickhouseCpuUsPerRequest: d.clickhouseCpuUsPerRequest ?? NaN,
       };
     });
@@ -510,6 +547,7 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
       p50Ms: median(runs.map((r) => r.p50Ms)),
       reqPerSec: median(runs.map((r) => r.reqPerSec)),
       cpuUsPerRequest: median(runs.map((r) => r.cpuUsPerRequest)),
+      mainThreadCpuUsPerRequest: median(runs.map((r) => r.mainThreadCpuUsPerRequest)),
       clickhouseCpuUsPerRequest: median(runs.map((r) => r.clickhouseCpuUsPerRequest)),
       served: sides[side].served,
       non2xx: sides[side].non2xx,

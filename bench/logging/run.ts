@@ -620,6 +620,13 @@ async function main(): Promise<void> {
       '',
     ]);
     row([
+      `        of it on the main thread`,
+      `${result.off.mainThreadCpuUsPerRequest.toFixed(0)} / ${result.on.mainThreadCpuUsPerRequest.toFixed(0)}`,
+      signedPercent(result.on.mainThreadCpuUsPerRequest / result.off.mainThreadCpuUsPerRequest - 1),
+      '',
+      '',
+    ]);
+    row([
       `      clickhouse CPU µs/request off / on`,
       `${result.off.clickhouseCpuUsPerRequest.toFixed(0)} / ${result.on.clickhouseCpuUsPerRequest.toFixed(0)}`,
       '',
@@ -653,6 +660,13 @@ async function main(): Promise<void> {
         `        p50 / p99.9 off → on; failed`,
         `${open.off.p50Ms.toFixed(2)} / ${open.off.p999Ms.toFixed(1)} → ${open.on.p50Ms.toFixed(2)} / ${open.on.p999Ms.toFixed(1)} ms; ${failed}`,
         '',
+        '',
+        '',
+      ]);
+      row([
+        `        main-thread CPU µs/request off → on`,
+        `${open.off.mainThreadCpuUsPerRequest.toFixed(0)} → ${open.on.mainThreadCpuUsPerRequest.toFixed(0)}`,
+        signedPercent(open.on.mainThreadCpuUsPerRequest / open.off.mainThreadCpuUsPerRequest - 1),
         '',
         '',
       ]);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 /**
@@ -20,6 +21,11 @@ export interface StatsMessage {
   /** process.cpuUsage() in microseconds since the child started. */
   cpuUserMicros: number;
   cpuSystemMicros: number;
+  /**
+   * CPU time of the main thread alone (the event loop: HTTP, JSON, inference, and whatever else
+   * runs between requests), ms since the child started; NaN off Linux.
+   */
+  mainThreadCpuMs: number;
   /** Cumulative event-loop idle/active milliseconds (performance.eventLoopUtilization()). */
   eluIdleMs: number;
   eluActiveMs: number;
@@ -33,6 +39,25 @@ export interface FailedMessage {
 
 export type ChildMessage = ReadyMessage | StatsMessage | FailedMessage;
 export type ParentMessage = { type: 'stats' } | { type: 'shutdown' };
+
+/** USER_HZ: the unit of utime/stime in /proc stat files on Linux. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/**
+ * CPU time (user + system) of the calling thread so far, ms, from /proc (Linux; NaN elsewhere).
+ * Node 20 has no per-thread `cpuUsage`; called on the main thread it measures the event loop's
+ * thread apart from libuv's pool, V8's helpers and native libraries' threads.
+ */
+export function threadCpuMs(): number {
+  try {
+    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+    // Fields after the parenthesised command name: state is 3rd, utime 14th, stime 15th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return NaN;
+  }
+}
 
 function send(message: ChildMessage): void {
   process.send?.(message);
@@ -74,6 +99,7 @@ export function runAsBenchChild(
       type: 'stats',
       cpuUserMicros: cpu.user,
       cpuSystemMicros: cpu.system,
+      mainThreadCpuMs: threadCpuMs(),
       eluIdleMs: elu.idle,
       eluActiveMs: elu.active,
       rssBytes: process.memoryUsage.rss(),

@@ -405,7 +405,7 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
   database.off += suffix;
   try {
     servers.off = await startArgus(
-      'logging-off',
+      `logging-off${tag}`,
       {
         ...common,
         ARGUS_HOME: homes.off,
@@ -415,7 +415,7 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
       options.cpuProfDir,
     );
     servers.on = await startArgus(
-      'logging-on',
+      `logging-on${tag}`,
       {
         ...common,
         ARGUS_HOME: homes.on,

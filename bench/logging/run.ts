@@ -53,7 +53,8 @@ const HELP = `usage: node -r ts-node/register/transpile-only bench/logging/run.t
   --connections N       autocannon connections (default 32)
   --flush-rows N        writer batch size (ARGUS_LOG_FLUSH_ROWS; default: the writer's default)
   --rounds N            (iii): runs per side, alternating ABBA (default 3; --quick 2)
-  --cpu-prof DIR        (iii): V8 CPU profile of each Argus child into DIR
+  --cpu-prof DIR        (iii): V8 CPU profile of each Argus child into DIR, one per side and
+                        comparison (logging-on.cpuprofile, logging-off-duckdb.cpuprofile, ...)
   --open-loop LIST      (iii): after the closed-loop runs, drive both sides at fixed request
                         rates (open loop, latency from each request's scheduled send time) at
                         these shares of the logging-off side's closed-loop req/s
@@ -438,6 +439,7 @@ async function main(): Promise<void> {
       await waitForMerges(server.url);
     }
     const latencyRounds = values.rounds !== undefined ? Number(values.rounds) : quick ? 2 : 3;
+    const cpuProfDir = values['cpu-prof'] !== undefined ? resolve(values['cpu-prof']) : undefined;
     if (!values['skip-latency'] && modes.has('colocated')) {
       process.stderr.write(`(iii) p99 latency, logging on vs off, ${latencyDuration} s each ...\n`);
       latency = await runLatencyComparison({
@@ -447,7 +449,7 @@ async function main(): Promise<void> {
         work,
         rounds: latencyRounds,
         openLoopFractions,
-        cpuProfDir: values['cpu-prof'] !== undefined ? resolve(values['cpu-prof']) : undefined,
+        cpuProfDir,
         clickhouseCpuMs: () => processCpuMs(server.pid),
         log: (m) => process.stderr.write(`    ${m}\n`),
       });
@@ -468,6 +470,7 @@ async function main(): Promise<void> {
           work,
           rounds: latencyRounds,
           openLoopFractions,
+          cpuProfDir,
           clickhouseCpuMs: () => processCpuMs(server.pid),
           isolate: {
             clickhousePid: server.pid,
@@ -492,6 +495,7 @@ async function main(): Promise<void> {
             openLoopFractions,
             tag: '-niced',
             niced: true,
+            cpuProfDir,
             // Threads clickhouse-server starts later inherit their creator's nice value, but not
             // every creator was reniced: renice every thread before each run.
             beforeRun: () => renice(chPid, 19),
@@ -513,6 +517,7 @@ async function main(): Promise<void> {
           rounds: latencyRounds,
           openLoopFractions,
           tag: '-duckdb',
+          cpuProfDir,
           clickhouseCpuMs: () => processCpuMs(server.pid),
           log: (m) => process.stderr.write(`    ${m}\n`),
         });

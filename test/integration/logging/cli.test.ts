@@ -74,7 +74,10 @@ describe('argus CLI: migrate, predict --log, feedback', () => {
     ]);
     expect(top.stdout).toMatch(/migrate\s+apply pending migrations/);
     expect(top.stdout).toMatch(/feedback \[options\]\s+import ground-truth labels/);
-    expect(migrate.stdout).toContain('exit 2 if an applied migration was edited');
+    // Commander wraps descriptions at the terminal's width: compare the words, not the lines.
+    const migrateHelp = migrate.stdout.replace(/\s+/g, ' ');
+    expect(migrateHelp).toContain('a progress line every second while a statement runs longer');
+    expect(migrateHelp).toContain('exit 2 if an applied migration was edited');
     expect(feedback.stdout).toContain('--file <labels.csv|labels.jsonl>');
     expect(predict.stdout).toContain('--log');
     for (const res of [top, migrate, feedback, predict]) expect(res.code).toBe(0);

@@ -1,13 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import {
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -19,6 +11,7 @@ import { ClickHouseStore } from '../../src/store/clickhouse-store';
 import { predictionsRowBinary } from '../../src/store/clickhouse-rowbinary';
 import { predictionsTsv } from '../../src/store/clickhouse-tsv';
 import { ClickHouseServer } from '../../test/harness/clickhouse-server';
+import { procStatCpuMs } from '../serving/child';
 import { runLatencyComparison, LatencyComparison } from './latency';
 import { RecordFactory } from './rows';
 
@@ -140,18 +133,9 @@ async function clickhouseQuery(url: string, sql: string): Promise<string> {
   return text.trim();
 }
 
-/** CPU time (user + system) of a process so far, ms, from /proc (Linux; NaN elsewhere). */
+/** CPU time (user + system) of a process so far, ms (Linux; NaN elsewhere). */
 function processCpuMs(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesised command name: state is 3rd, utime 14th, stime 15th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return (ticks * 1000) / CLOCK_TICKS_PER_SECOND;
-  } catch {
-    return NaN;
-  }
+  return pid === undefined ? NaN : procStatCpuMs(`/proc/${pid}/stat`);
 }
 
 /**
@@ -167,9 +151,6 @@ function renice(pid: number, nice: number): void {
   }
   spawnSync('renice', ['-n', String(nice), '-p', ...tids], { stdio: 'ignore' });
 }
-
-/** USER_HZ: 100 on every Linux Node runs on. */
-const CLOCK_TICKS_PER_SECOND = 100;
 
 /** Waits (up to 2 min) until the server runs no background merge, so measurements start alike. */
 async function waitForMerges(url: string): Promise<void> {

@@ -44,19 +44,28 @@ export type ParentMessage = { type: 'stats' } | { type: 'shutdown' };
 const CLOCK_TICKS_PER_SECOND = 100;
 
 /**
- * CPU time (user + system) of the calling thread so far, ms, from /proc (Linux; NaN elsewhere).
- * Node 20 has no per-thread `cpuUsage`; called on the main thread it measures the event loop's
- * thread apart from libuv's pool, V8's helpers and native libraries' threads.
+ * CPU time (user + system) so far, ms, of what a /proc stat file describes: `/proc/<pid>/stat` a
+ * whole process, `/proc/thread-self/stat` the calling thread. NaN when it cannot be read (not
+ * Linux, or the process ended).
  */
-export function threadCpuMs(): number {
+export function procStatCpuMs(statFile: string): number {
   try {
-    const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+    const stat = readFileSync(statFile, 'utf8');
     // Fields after the parenthesised command name: state is 3rd, utime 14th, stime 15th.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
   } catch {
     return NaN;
   }
+}
+
+/**
+ * CPU time of the calling thread so far, ms. Node 20 has no per-thread `cpuUsage`; called on the
+ * main thread it measures the event loop's thread apart from libuv's pool, V8's helpers and native
+ * libraries' threads.
+ */
+export function threadCpuMs(): number {
+  return procStatCpuMs('/proc/thread-self/stat');
 }
 
 function send(message: ChildMessage): void {

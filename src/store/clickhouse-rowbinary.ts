@@ -1,4 +1,5 @@
 import type { StoredPrediction } from './analytics-store';
+import { HOST_IS_LITTLE_ENDIAN } from './store-values';
 
 /**
  * Rows → ClickHouse `RowBinary`: the insert path of the `predictions` table.
@@ -22,8 +23,6 @@ import type { StoredPrediction } from './analytics-store';
 
 /** Reused by float32Array for wide rows. */
 let SCRATCH = new Float32Array(1024);
-/** Typed arrays use the platform's byte order; RowBinary is little-endian (as x86-64 and arm64). */
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 const HEX = new Int8Array(128).fill(-1);
 for (let i = 0; i < 10; i++) HEX[48 + i] = i;
@@ -145,13 +144,13 @@ export class RowBinaryWriter {
     const n = values.length;
     this.varUInt(n);
     this.ensure(n * 4);
-    if (values instanceof Float32Array && LITTLE_ENDIAN) {
+    if (values instanceof Float32Array && HOST_IS_LITTLE_ENDIAN) {
       // Already the bytes RowBinary wants.
       this.buffer.set(new Uint8Array(values.buffer, values.byteOffset, n * 4), this.offset);
       this.offset += n * 4;
       return;
     }
-    if (n <= 16 || !LITTLE_ENDIAN) {
+    if (n <= 16 || !HOST_IS_LITTLE_ENDIAN) {
       const view = this.view;
       let o = this.offset;
       for (let i = 0; i < n; i++) {

@@ -1,3 +1,5 @@
+import { HOST_IS_LITTLE_ENDIAN } from './store-values';
+
 /**
  * How the DuckDB store keeps a row's `inputs` in its BLOB column.
  *
@@ -32,9 +34,6 @@ function sparseLength(n: number, k: number): number {
   return unpadded + ((((1 - unpadded) % 4) + 4) % 4);
 }
 
-/** Whether the host stores numbers little-endian (every platform Node ships for, but not assumed). */
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
 /**
  * The blob for one row's inputs. A Float32Array's own bytes are returned (no copy) when the row
  * is dense; the caller must not keep the result past the next change of `values`.
@@ -48,7 +47,7 @@ export function encodeInputBlob(values: ArrayLike<number>): Uint8Array {
   for (let i = 0; i < n; i++) if (bits[i] !== 0) k++;
   const dense = new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength);
   const length = sparseLength(n, k);
-  if (length >= dense.byteLength || !LITTLE_ENDIAN) return dense;
+  if (length >= dense.byteLength || !HOST_IS_LITTLE_ENDIAN) return dense;
   const out = new Uint8Array(length);
   const view = new DataView(out.buffer);
   view.setUint32(0, n, true);

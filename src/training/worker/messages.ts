@@ -8,10 +8,8 @@ export type TrainingWorkerRequest =
   /** The MNIST demo: the worker loads the digits itself, so the parent thread never parses them. */
   | { type: 'mnist-demo'; options?: Partial<DenseTrainingOptions> };
 
-export type SerializedTrainingError = SerializedError;
-
 /** Messages from the worker to the parent. Exactly one `result` or `error` ends a run. */
 export type TrainingWorkerMessage =
   | { type: 'progress'; progress: EpochProgress }
   | { type: 'result'; result: TrainingResult }
-  | { type: 'error'; error: SerializedTrainingError };
+  | { type: 'error'; error: SerializedError };

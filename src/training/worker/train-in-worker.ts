@@ -1,14 +1,10 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { reviveError, workerEntry } from '../../common/worker-threads';
+import { reviveError, SerializedError, workerEntry } from '../../common/worker-threads';
 import { TrainingCancelledError } from '../errors';
 import type { EpochProgress } from '../trainers/dense-trainer';
 import type { TrainingResult, TrainingSpec } from '../train-model';
-import type {
-  SerializedTrainingError,
-  TrainingWorkerMessage,
-  TrainingWorkerRequest,
-} from './messages';
+import type { TrainingWorkerMessage, TrainingWorkerRequest } from './messages';
 
 /**
  * Runs training in a worker thread, so the event loop that serves predictions never waits for an
@@ -24,7 +20,7 @@ export function trainingWorkerEntry(): ReturnType<typeof workerEntry> {
   return workerEntry(__dirname, 'training-worker', path.extname(__filename));
 }
 
-function reviveTrainingError(error: SerializedTrainingError): Error {
+function reviveTrainingError(error: SerializedError): Error {
   if (error.name === 'TrainingCancelledError') return new TrainingCancelledError(error.message);
   return reviveError(error);
 }

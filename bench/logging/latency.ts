@@ -308,11 +308,15 @@ async function drive(
   };
 }
 
-async function clickhouseCount(url: string, sql: string): Promise<number> {
+async function clickhouseQuery(url: string, sql: string): Promise<string> {
   const res = await fetch(`${url}/?query=${encodeURIComponent(sql)}`, { method: 'POST' });
   const text = await res.text();
   if (!res.ok) throw new Error(`ClickHouse answered ${res.status}: ${text.slice(0, 300)}`);
-  return Number(text.trim());
+  return text;
+}
+
+async function clickhouseCount(url: string, sql: string): Promise<number> {
+  return Number((await clickhouseQuery(url, sql)).trim());
 }
 
 /** Total size of the files under `dir` (0 if it does not exist). */
@@ -527,6 +531,13 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
           `SELECT uniqExact(id) FROM ${database.on}.predictions WHERE status = 200`,
         )
       : await duckdbCount(join(homes.on, 'argus.duckdb'));
+  // Counted: drop this comparison's tables, or merging their parts (hundreds of thousands of
+  // logged MNIST rows) keeps clickhouse-server busy on the same cores during the next comparison.
+  // Session 7's DuckDB comparison ran beside such merges: clickhouse-server used up to 465 µs of
+  // CPU per request of a side that did not log to it at all.
+  for (const name of [database.on, database.off]) {
+    await clickhouseQuery(options.clickhouseUrl, `DROP DATABASE IF EXISTS ${name}`);
+  }
 
   const summarizeSide = (side: 'on' | 'off'): LatencySide => {
     const runs = sides[side].drives.map((d) => {

@@ -308,15 +308,16 @@ async function drive(
   };
 }
 
-async function clickhouseQuery(url: string, sql: string): Promise<string> {
+/** One statement over ClickHouse's HTTP interface; the answer's text, trimmed. */
+export async function clickhouseQuery(url: string, sql: string): Promise<string> {
   const res = await fetch(`${url}/?query=${encodeURIComponent(sql)}`, { method: 'POST' });
   const text = await res.text();
-  if (!res.ok) throw new Error(`ClickHouse answered ${res.status}: ${text.slice(0, 300)}`);
-  return text;
+  if (!res.ok) throw new Error(`ClickHouse answered ${res.status}: ${text.slice(0, 500)}`);
+  return text.trim();
 }
 
 async function clickhouseCount(url: string, sql: string): Promise<number> {
-  return Number((await clickhouseQuery(url, sql)).trim());
+  return Number(await clickhouseQuery(url, sql));
 }
 
 /** Total size of the files under `dir` (0 if it does not exist). */

@@ -12,7 +12,7 @@ import { predictionsRowBinary } from '../../src/store/clickhouse-rowbinary';
 import { predictionsTsv } from '../../src/store/clickhouse-tsv';
 import { ClickHouseServer } from '../../test/harness/clickhouse-server';
 import { procStatCpuMs } from '../serving/child';
-import { runLatencyComparison, LatencyComparison } from './latency';
+import { clickhouseQuery, runLatencyComparison, LatencyComparison } from './latency';
 import { RecordFactory } from './rows';
 
 /**
@@ -124,13 +124,6 @@ function signedPercent(fraction: number): string {
 
 function mb(bytes: number): number {
   return Math.round((bytes / 1024 / 1024) * 10) / 10;
-}
-
-async function clickhouseQuery(url: string, sql: string): Promise<string> {
-  const res = await fetch(`${url}/?query=${encodeURIComponent(sql)}`, { method: 'POST' });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`ClickHouse answered ${res.status}: ${text.slice(0, 500)}`);
-  return text.trim();
 }
 
 /** CPU time (user + system) of a process so far, ms (Linux; NaN elsewhere). */

@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { lowerThreadPriority, serializeError } from '../common/worker-threads';
 import { buildVersionProfile } from './version-profile';
-import type { ProfileBuildReply, ProfileBuildRequest } from './version-profile-off-thread';
+import { ProfileBuildReply, ProfileBuildRequest, unpackRows } from './version-profile-off-thread';
 
 /**
  * Entry point of a profile-building thread: builds one version profile from workerData, posts it
@@ -17,7 +17,7 @@ function run(request: ProfileBuildRequest): ProfileBuildReply {
       request.manifest,
       {
         ...request.data,
-        rows: request.data.rows.map((row) => Array.from(row)),
+        rows: unpackRows(request.data.rows),
       },
       request.source,
       new Date(request.now),

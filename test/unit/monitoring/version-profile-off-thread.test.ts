@@ -3,6 +3,8 @@ import { InvalidInputError } from '../../../src/common/errors';
 import {
   buildVersionProfileJson,
   OFF_THREAD_MIN_VALUES,
+  packRows,
+  unpackRows,
 } from '../../../src/monitoring/version-profile-off-thread';
 import { parseVersionProfile } from '../../../src/monitoring/version-profile';
 import { classifierManifest } from '../../integration/monitoring/support';
@@ -47,5 +49,26 @@ describe('version profile built off the serving thread', () => {
     await expect(
       buildVersionProfileJson(classifierManifest('wide'), data, 'registration', true),
     ).rejects.toThrow(/239 output rows for 240 input rows/);
+  });
+});
+
+describe('reference rows packed for the profile thread', () => {
+  it('unpacks to the rows it packed, whatever their widths', () => {
+    const rows = [
+      [1.5, -0, NaN, 1e-310],
+      [],
+      [Infinity],
+      Array.from({ length: 784 }, (_, i) => i / 7),
+    ];
+    const packed = packRows([...rows, new Float32Array([0.25, 3])]);
+    expect(packed.offsets).toEqual(new Uint32Array([0, 4, 4, 5, 789, 791]));
+    expect(unpackRows(packed)).toEqual([...rows, [0.25, 3]]);
+    expect(Object.is(unpackRows(packed)[0][1], -0)).toBe(true);
+  });
+
+  it('packs no rows into an empty block', () => {
+    const packed = packRows([]);
+    expect(packed.values.length).toBe(0);
+    expect(unpackRows(packed)).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@ import {
   DuckDBConnection,
   DuckDBDataChunk,
   DuckDBInstance,
+  DuckDBListValue,
   DuckDBType,
   DuckDBValue,
   FLOAT,
@@ -17,6 +18,7 @@ import {
 } from '@duckdb/node-api';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { forEachInSlices } from '../common/event-loop-slices';
 import { FeedbackRecord } from '../predictions/prediction-record';
 import {
   AnalyticsStore,
@@ -833,19 +835,27 @@ export class DuckDbStore implements AnalyticsStore {
   }
 
   async firstLoggedPredictions(query: FirstLoggedQuery): Promise<LoggedPredictionSample[]> {
-    const rows = await this.select(
-      'first logged predictions',
-      this.bind(MONITORING_SQL.firstLoggedPredictions, {
-        where: this.where({ model: query.model, version: query.version }),
-        limit: query.limit,
-      }),
+    const sql = this.bind(MONITORING_SQL.firstLoggedPredictions, {
+      where: this.where({ model: query.model, version: query.version }),
+      limit: query.limit,
+    });
+    const reader = await this.exclusive('first logged predictions', 'read', () =>
+      this.connection.runAndReadAll(sql.text),
     );
-    return rows.map((r) => ({
-      inputs: float32Values(r.inputs),
-      scores: (r.scores as number[]).map(Number),
-      label: String(r.label),
-      value: toNullableNumber(r.value as number | null),
-    }));
+    // Converted a slice of rows at a time: the profile of a new MNIST version reads 1000 rows of
+    // 784 inputs, and converting them in one go held the serving thread for 55-70 ms. The longest
+    // turn left is the first, where the bindings build the chunk's column vectors (9-15 ms).
+    const samples = new Array<LoggedPredictionSample>(reader.currentRowCount);
+    await forEachInSlices(samples.length, (r) => {
+      const scores = reader.value(1, r) as DuckDBListValue | null;
+      samples[r] = {
+        inputs: float32Values(reader.value(0, r)),
+        scores: scores ? scores.items.map(Number) : [],
+        label: String(reader.value(2, r)),
+        value: toNullableNumber(reader.value(3, r) as number | null),
+      };
+    });
+    return samples;
   }
 }
 

@@ -159,7 +159,15 @@ describe.each<StoreKind>(['clickhouse', 'duckdb'])('%s store contract', (kind) =
       marked[1] = NaN;
       const dense = Float32Array.from({ length: 784 }, (_, i) => 1 + i / 1024);
       const rows = [digit, marked, dense].map((inputs, i) =>
-        prediction({ model: 'wide', model_version: 3, ts: BASE_TS + i, inputs }),
+        prediction({
+          model: 'wide',
+          model_version: 3,
+          ts: BASE_TS + i,
+          inputs,
+          scores: [0.25, 0.5 + i, 0.125],
+          label: `digit "${i}"`,
+          value: i === 1 ? null : i - 0.5,
+        }),
       );
       await fixture.store.insertPredictions(rows);
       const stored = await fixture.store.firstLoggedPredictions({
@@ -171,6 +179,9 @@ describe.each<StoreKind>(['clickhouse', 'duckdb'])('%s store contract', (kind) =
         Array.from(new Uint32Array(Float32Array.from(values).buffer));
       expect(stored.map((s) => bits(s.inputs))).toEqual(
         [digit, marked, dense].map((inputs) => bits(inputs)),
+      );
+      expect(stored.map((s) => [s.scores, s.label, s.value])).toEqual(
+        rows.map((r) => [r.scores, r.label, r.value]),
       );
       if ('duckDbPath' in fixture.location) {
         // DuckDB: the digits take their sparse layout (src/store/input-blob.ts), the dense row

@@ -151,6 +151,12 @@ export async function runMigrations(
 /** Reads a running statement's progress for runStatements; null when the store cannot say. */
 export type StatementProgressReader = () => Promise<StatementProgress | null>;
 
+/** Where a long statement's progress goes, and how the store reads it. */
+export interface StatementWatch {
+  reporting: ProgressReporting;
+  read: StatementProgressReader;
+}
+
 /**
  * Runs statements one by one, naming the failing one. With `watch`, a statement still running
  * after `intervalMs` gets a progress line every `intervalMs` until it ends:
@@ -163,7 +169,7 @@ export type StatementProgressReader = () => Promise<StatementProgress | null>;
 export async function runStatements(
   migration: MigrationFile,
   run: (statement: string) => Promise<unknown>,
-  watch?: { reporting: ProgressReporting; read: StatementProgressReader },
+  watch?: StatementWatch,
 ): Promise<void> {
   const count = migration.statements.length;
   for (let i = 0; i < count; i++) {
@@ -183,10 +189,7 @@ export async function runStatements(
 }
 
 /** Starts reporting on one statement; the returned function stops it. */
-function watchStatement(
-  prefix: string,
-  { reporting, read }: { reporting: ProgressReporting; read: StatementProgressReader },
-): () => void {
+function watchStatement(prefix: string, { reporting, read }: StatementWatch): () => void {
   const started = Date.now();
   let stopped = false;
   let reading = false;

@@ -153,12 +153,16 @@ interface CpuSample {
   mainThreadMs: number;
 }
 
+/** `ms` of CPU time spread over `requests`, in µs per request. */
+function usPerRequest(ms: number, requests: number): number {
+  return (ms * 1000) / Math.max(1, requests);
+}
+
 /** µs per request of each kind of CPU time between two samples. */
 function cpuPerRequest(before: CpuSample, after: CpuSample, requests: number) {
-  const per = (ms: number) => (ms * 1000) / Math.max(1, requests);
   return {
-    all: per(after.allThreadsMs - before.allThreadsMs),
-    mainThread: per(after.mainThreadMs - before.mainThreadMs),
+    all: usPerRequest(after.allThreadsMs - before.allThreadsMs, requests),
+    mainThread: usPerRequest(after.mainThreadMs - before.mainThreadMs, requests),
   };
 }
 
@@ -453,8 +457,10 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
       const cpu = cpuPerRequest(cpuBefore, await servers[side]!.cpuMs(), result.ok);
       result.cpuUsPerRequest = cpu.all;
       result.mainThreadCpuUsPerRequest = cpu.mainThread;
-      result.clickhouseCpuUsPerRequest =
-        (((options.clickhouseCpuMs?.() ?? NaN) - chBefore) * 1000) / Math.max(1, result.ok);
+      result.clickhouseCpuUsPerRequest = usPerRequest(
+        (options.clickhouseCpuMs?.() ?? NaN) - chBefore,
+        result.ok,
+      );
       sides[side].drives.push(result);
       sides[side].served += result.ok;
       sides[side].non2xx += result.non2xx;

@@ -270,9 +270,9 @@ export class InferenceService {
       }
       let inputs: LoggedFloats = [];
       if (numericInput && this.sink!.shouldLogInputs(width)) {
-        // Float32 values off the V8 heap, so queued records cost the GC little: a view of the
-        // request's own tensor (decoded per request and never written to after decoding), or a
-        // converted copy for other input types.
+        // A view of the request's own tensor (decoded per request and never written to after
+        // decoding; the writer copies it when it queues the record), or a converted copy for
+        // other input types.
         const data = firstInput.data;
         if (data instanceof Float32Array) inputs = data.subarray(r * width, (r + 1) * width);
         else {

@@ -28,9 +28,8 @@ export interface PredictionRecord {
   span_id: string;
   /**
    * The row's input values (Float32), or empty when input logging is off or not sampled. The
-   * server passes a Float32Array: a copy of the row out of the request tensor, kept off the V8
-   * heap, so the records waiting in the queue cost the garbage collector almost nothing (a
-   * 784-value number[] per row made logging-on GC several times that of logging-off).
+   * server passes a Float32Array view of the request tensor; the writer's queue copies the values
+   * into its slab (encoded-prediction-queue.ts), and records it decodes carry views of that slab.
    */
   inputs: LoggedFloats;
   /** Class probabilities (classifier) or raw outputs; empty for failed requests. */

@@ -6,6 +6,7 @@ import { ArgusConfig, InputLogging } from '../config/config';
 import { PredictionSink } from '../inference/prediction-sink';
 import { StoreError } from '../store/analytics-store';
 import { assignBatchKeys, chunkSizes } from '../store/prediction-aggregates';
+import { EncodedPredictionQueue } from './encoded-prediction-queue';
 import { InputSampler, inputSamplingPolicy } from './input-sampling';
 import { FeedbackRecord, PredictionRecord } from './prediction-record';
 import {
@@ -15,6 +16,7 @@ import {
   PredictionLogMetricsSnapshot,
   PredictionLogTable,
 } from './prediction-log-metrics';
+import { ArrayRecordQueue, RecordQueue } from './record-queue';
 import {
   errnoCode,
   Spool,
@@ -186,10 +188,10 @@ interface TableWriterParts<T extends SpooledRecord> {
   table: PredictionLogTable;
   insert: (rows: T[]) => Promise<void>;
   /**
-   * Relative size of a row (about 4 bytes per unit) for rows beyond `flushRows` in one insert: a
-   * backlog of wide rows stops growing a batch at MAX_BATCH_WEIGHT. Absent: every row weighs 1.
+   * The in-memory queue. Its weights (about 4 bytes per unit) bound a backlog batch beyond
+   * `flushRows` rows at MAX_BATCH_WEIGHT.
    */
-  weigh?: (row: T) => number;
+  queue: RecordQueue<T>;
   /**
    * Gives records their delivery unit (`batch_key`) before they first leave the queue: `units`
    * are consecutive slice sizes of `rows` that are always delivered whole (flush chunks of at most
@@ -222,7 +224,7 @@ export class TableWriter<T extends SpooledRecord> {
   /** In sync mode the replay loop waits this long for a batch to fill (the flush interval). */
   private readonly lingerMs: number;
 
-  private queue: T[] = [];
+  private readonly queue: RecordQueue<T>;
   private flushTimer: NodeJS.Timeout | undefined;
   private flushKicked = false;
   private flushInFlight: Promise<void> | undefined;
@@ -250,6 +252,7 @@ export class TableWriter<T extends SpooledRecord> {
     this.metrics = parts.metrics;
     this.logger = parts.logger;
     this.throttled = parts.throttled;
+    this.queue = parts.queue;
     this.lingerMs = parts.settings.durability === 'sync' ? parts.settings.flushIntervalMs : 0;
   }
 
@@ -450,25 +453,8 @@ export class TableWriter<T extends SpooledRecord> {
 
   private takeBatch(): T[] {
     const { flushRows, maxBatchRows } = this.settings;
-    const queued = this.queue.length;
-    let count = Math.min(queued, flushRows);
-    if (queued > flushRows && maxBatchRows > flushRows) {
-      // A backlog: one larger insert, bounded in rows and (for wide rows) in bytes.
-      const limit = Math.min(queued, maxBatchRows);
-      const weigh = this.parts.weigh;
-      if (weigh === undefined) count = limit;
-      else {
-        let weight = 0;
-        for (let i = 0; i < count; i++) weight += weigh(this.queue[i]);
-        while (count < limit && weight < MAX_BATCH_WEIGHT) weight += weigh(this.queue[count++]);
-      }
-    }
-    if (count >= queued) {
-      const batch = this.queue;
-      this.queue = [];
-      return batch;
-    }
-    return this.queue.splice(0, count);
+    // A backlog goes in one larger insert, bounded in rows and (for wide rows) in weight.
+    return this.queue.take(flushRows, maxBatchRows, MAX_BATCH_WEIGHT);
   }
 
   /** Store if it is healthy and nothing is waiting ahead; else (or on failure) the spool. */
@@ -849,7 +835,7 @@ export class PredictionWriter implements PredictionSink {
     const build = <T extends SpooledRecord>(
       table: PredictionLogTable,
       insert: (rows: T[]) => Promise<void>,
-      weigh?: (row: T) => number,
+      queue: RecordQueue<T>,
       keyUnits?: (rows: T[], units: readonly number[]) => void,
     ): TableWriter<T> => {
       const spoolOptions = {
@@ -862,7 +848,7 @@ export class PredictionWriter implements PredictionSink {
       const writer: TableWriter<T> = new TableWriter<T>({
         table,
         insert,
-        weigh,
+        queue,
         keyUnits,
         spool: new Spool<T>({ ...spoolOptions, directory: join(options.home, 'spool', table) }),
         rejected: new Spool<T>({
@@ -881,10 +867,16 @@ export class PredictionWriter implements PredictionSink {
     this.predictions = build<PredictionRecord>(
       'predictions',
       async (rows) => store.insertPredictions(await this.enrichPredictions(rows)),
-      (row) => PREDICTION_FIXED_WEIGHT + row.inputs.length + row.scores.length,
+      new EncodedPredictionQueue(
+        (row) => PREDICTION_FIXED_WEIGHT + row.inputs.length + row.scores.length,
+      ),
       assignBatchKeys,
     );
-    this.feedback = build<FeedbackRecord>('feedback', (rows) => store.insertFeedback(rows));
+    this.feedback = build<FeedbackRecord>(
+      'feedback',
+      (rows) => store.insertFeedback(rows),
+      new ArrayRecordQueue(),
+    );
     if (options.registry) this.registerMetrics(options.registry);
   }
 

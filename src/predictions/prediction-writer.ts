@@ -296,7 +296,15 @@ export class TableWriter<T extends SpooledRecord> {
       return;
     }
     const wasEmpty = this.queue.length === 0;
-    for (const record of records) this.queue.push(record);
+    for (const record of records) {
+      try {
+        this.queue.push(record);
+      } catch (err) {
+        // The predictions queue encodes each record; one it cannot encode (a caller's bug, such
+        // as a missing field) is dropped and counted rather than failing the request it came with.
+        this.drop(1, `a record could not be queued: ${errorMessage(err)}`);
+      }
+    }
     if (this.queue.length >= this.settings.flushRows) this.kickFlush();
     else if (wasEmpty) this.armFlushTimer();
   }

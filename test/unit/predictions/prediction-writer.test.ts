@@ -211,6 +211,18 @@ describe('PredictionWriter', () => {
     });
   });
 
+  describe('queue', () => {
+    it('drops and counts a record it cannot queue, keeps the others, and never throws', async () => {
+      const w = writer({ flushRows: 100 });
+      const broken = { ...prediction(1), model: undefined } as unknown as PredictionRecord;
+      expect(() => w.predictions.append([prediction(0), broken, prediction(2)])).not.toThrow();
+      await w.flush();
+      expect(store.predictionIds()).toEqual([prediction(0).id, prediction(2).id]);
+      expect(w.metrics().tables.predictions.recordsDropped).toBe(1);
+      expect(logger.matching('error', /dropped 1 record.*could not be queued/)).toHaveLength(1);
+    });
+  });
+
   describe('disk errors', () => {
     it('counts and logs ENOSPC once per interval, drops only what neither store nor disk took, never crashes', async () => {
       const fs = new FaultyFileSystem();

@@ -20,6 +20,37 @@ const version = {
 const jobId = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 const admin = [{ adminToken: [] }];
 
+/**
+ * The V2 infer routes take JSON, or the binary tensor data extension: an
+ * `Inference-Header-Content-Length` header, the JSON inference header, then raw tensor bytes.
+ */
+const inferRequestBody = {
+  required: true,
+  content: {
+    'application/json': { schema: { $ref: '#/components/schemas/InferRequest' } },
+    'application/octet-stream': {
+      schema: { type: 'string', format: 'binary' },
+      description:
+        "Binary tensor data extension: the JSON inference header (Inference-Header-Content-Length bytes; inputs with parameters.binary_data_size have no data), then each such input's little-endian bytes in order (BYTES: 4-byte length + UTF-8 per element).",
+    },
+  },
+};
+
+const inferResponses = {
+  200: {
+    description:
+      "The infer response; in the binary form (application/octet-stream, with Inference-Header-Content-Length) when parameters.binary_data_output or an output's parameters.binary_data asks for it.",
+    content: {
+      'application/json': { schema: { $ref: '#/components/schemas/InferResponse' } },
+      'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
+    },
+  },
+  400: errorResponse,
+  404: errorResponse,
+  413: errorResponse,
+  503: errorResponse,
+};
+
 export const OPENAPI_DOCUMENT = {
   openapi: '3.0.3',
   info: {
@@ -216,38 +247,16 @@ export const OPENAPI_DOCUMENT = {
       post: {
         summary: 'Inference on the champion',
         parameters: [model],
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': { schema: { $ref: '#/components/schemas/InferRequest' } },
-          },
-        },
-        responses: {
-          200: json({ $ref: '#/components/schemas/InferResponse' }),
-          400: errorResponse,
-          404: errorResponse,
-          413: errorResponse,
-          503: errorResponse,
-        },
+        requestBody: inferRequestBody,
+        responses: inferResponses,
       },
     },
     '/v2/models/{model}/versions/{version}/infer': {
       post: {
         summary: 'Inference on a pinned version',
         parameters: [model, version],
-        requestBody: {
-          required: true,
-          content: {
-            'application/json': { schema: { $ref: '#/components/schemas/InferRequest' } },
-          },
-        },
-        responses: {
-          200: json({ $ref: '#/components/schemas/InferResponse' }),
-          400: errorResponse,
-          404: errorResponse,
-          413: errorResponse,
-          503: errorResponse,
-        },
+        requestBody: inferRequestBody,
+        responses: inferResponses,
       },
     },
     '/v1/models/{model}/predict': {

@@ -50,7 +50,7 @@ export function errorBody(err: unknown, log: Logger): Record<string, unknown> {
     if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       return {
         error:
-          'unsupported Content-Type; send application/json (or application/octet-stream for model uploads)',
+          'unsupported Content-Type; send application/json (or application/octet-stream for model uploads and binary tensor data)',
       };
     }
     if (code === 'FST_ERR_CTP_EMPTY_JSON_BODY')

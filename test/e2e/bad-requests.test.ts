@@ -80,6 +80,106 @@ const NAMED = {
   petal_width: 0.2,
 };
 
+/** A binary tensor data extension request: `header` as JSON, then `sections`. */
+function binaryRequest(
+  name: string,
+  header: Record<string, unknown>,
+  sections: Uint8Array[],
+  error: RegExp,
+  path = INFER,
+): BadRequest {
+  const json = Buffer.from(JSON.stringify(header));
+  return {
+    name: `binary: ${name}`,
+    method: 'POST',
+    path,
+    headers: { ...OCTET, 'inference-header-content-length': String(json.length) },
+    raw: Buffer.concat([json, ...sections]),
+    status: 400,
+    error,
+  };
+}
+
+function binaryCases(): BadRequest[] {
+  const floats = (values: number[]) => new Uint8Array(new Float32Array(values).buffer);
+  const input = (size: unknown, extra: Record<string, unknown> = {}) => ({
+    inputs: [
+      {
+        name: 'input',
+        shape: [1, 4],
+        datatype: 'FP32',
+        parameters: { binary_data_size: size },
+        ...extra,
+      },
+    ],
+  });
+  const row = floats(ROW);
+  return [
+    binaryRequest(
+      'size not matching the shape',
+      input(12),
+      [row.subarray(0, 12)],
+      /binary_data_size is 12 bytes; shape \[1, 4\] of FP32 needs 16/,
+    ),
+    binaryRequest(
+      'size past the end of the body',
+      input(16),
+      [row.subarray(0, 8)],
+      /binary_data_size is 16 bytes, only 8 are left in the body/,
+    ),
+    binaryRequest(
+      'bytes left over',
+      input(16),
+      [row, new Uint8Array(4)],
+      /4 bytes of binary data follow/,
+    ),
+    binaryRequest(
+      'size not a byte count',
+      input(-4),
+      [row],
+      /binary_data_size must be a byte count/,
+    ),
+    binaryRequest(
+      'data and binary_data_size',
+      input(16, { data: ROW }),
+      [row],
+      /has both data and parameters.binary_data_size/,
+    ),
+    binaryRequest(
+      'NaN in FP32',
+      input(16),
+      [floats([1, NaN, 2, 3])],
+      /inputs\[0\]\[1\] is NaN; values must be finite/,
+    ),
+    binaryRequest(
+      'binary_data_output not a boolean',
+      { ...input(16), parameters: { binary_data_output: 'yes' } },
+      [row],
+      /parameters.binary_data_output must be true or false/,
+    ),
+    binaryRequest(
+      "an output's binary_data not a boolean",
+      { ...input(16), outputs: [{ name: 'label', parameters: { binary_data: 1 } }] },
+      [row],
+      /outputs\[0\].parameters.binary_data must be true or false/,
+    ),
+    binaryRequest(
+      'BOOL byte other than 0 or 1',
+      {
+        inputs: [
+          { name: 'f64', shape: [1, 2], datatype: 'FP64', data: [0.5, 1] },
+          { name: 'i32', shape: [1, 2], datatype: 'INT32', data: [1, 2] },
+          { name: 'i64', shape: [1, 2], datatype: 'INT64', data: [3, 4] },
+          { name: 'flag', shape: [1, 2], datatype: 'BOOL', parameters: { binary_data_size: 2 } },
+        ],
+      },
+      [new Uint8Array([1, 2])],
+      /inputs\[3\]\[1\]: a BOOL byte must be 0 or 1, got 2/,
+      '/v2/models/typed/infer',
+    ),
+  ];
+}
+
 const CASES: BadRequest[] = [
   // --- the body itself ---------------------------------------------------------------------
   {
@@ -546,14 +646,42 @@ const CASES: BadRequest[] = [
     error: /"parameters" must be an object/,
   },
   {
-    name: 'binary tensor extension header',
+    name: 'binary tensor data sent as JSON',
     method: 'POST',
     path: INFER,
     headers: { 'inference-header-content-length': '120' },
     json: fp32([], [1, 4], { parameters: { binary_data_size: 16 } }),
-    status: 501,
-    error: /binary tensor data extension is not supported/,
+    status: 400,
+    error: /must be sent as application\/octet-stream/,
   },
+  {
+    name: 'binary: header length not a number',
+    method: 'POST',
+    path: INFER,
+    headers: { ...OCTET, 'inference-header-content-length': 'abc' },
+    raw: '{}',
+    status: 400,
+    error: /Inference-Header-Content-Length must be a byte count/,
+  },
+  {
+    name: 'binary: header length past the body',
+    method: 'POST',
+    path: INFER,
+    headers: { ...OCTET, 'inference-header-content-length': '99' },
+    raw: '{}',
+    status: 400,
+    error: /is 99 bytes, the body has only 2/,
+  },
+  {
+    name: 'binary: header not JSON',
+    method: 'POST',
+    path: INFER,
+    headers: { ...OCTET, 'inference-header-content-length': '5' },
+    raw: '{"in\u0000\u0000\u0000',
+    status: 400,
+    error: /inference header \(the first 5 bytes\) is not valid JSON/,
+  },
+  ...binaryCases(),
   {
     name: 'binary_data_size without the header',
     method: 'POST',

@@ -489,6 +489,120 @@ describe('Argus over real HTTP', () => {
         data: flag.flat().map((v) => !v),
       });
     });
+
+    it('takes and returns binary tensor data (Inference-Header-Content-Length), as Triton clients send it', async () => {
+      const f64 = new Float64Array([0.1, -2.5e300, 3, 5e-324]);
+      const i32 = new Int32Array([2147483647, -2147483648, 0, 7]);
+      const i64 = new BigInt64Array([9223372036854775807n, -9223372036854775808n, 42n, -1n]);
+      const flag = new Uint8Array([1, 0, 0, 1]);
+      const sections = [f64, i32, i64, flag].map((a) =>
+        Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+      );
+      const bin = (name: string, datatype: string, bytes: Buffer) => ({
+        name,
+        shape: [2, 2],
+        datatype,
+        parameters: { binary_data_size: bytes.length },
+      });
+      const header = Buffer.from(
+        JSON.stringify({
+          id: 'bin-1',
+          inputs: [
+            bin('f64', 'FP64', sections[0]),
+            bin('i32', 'INT32', sections[1]),
+            bin('i64', 'INT64', sections[2]),
+            bin('flag', 'BOOL', sections[3]),
+          ],
+          // i32_out as JSON, the rest in the binary section.
+          outputs: [
+            { name: 'f64_out', parameters: { binary_data: true } },
+            { name: 'i32_out', parameters: { binary_data: false } },
+            { name: 'i64_out' },
+            { name: 'flag_out' },
+          ],
+          parameters: { binary_data_output: true },
+        }),
+      );
+      const res = await fetch(`${server.url}/v2/models/typed/infer`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/octet-stream',
+          'inference-header-content-length': String(header.length),
+        },
+        body: Buffer.concat([header, ...sections]),
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toBe('application/octet-stream');
+      const body = Buffer.from(await res.arrayBuffer());
+      const jsonLength = Number(res.headers.get('inference-header-content-length'));
+      const answer = JSON.parse(body.toString('utf8', 0, jsonLength)) as {
+        id: string;
+        parameters: { prediction_ids: string[] };
+        outputs: Array<V2Output & { parameters?: { binary_data_size: number } }>;
+      };
+      expect(answer.id).toBe('bin-1');
+      expect(answer.parameters.prediction_ids).toHaveLength(2);
+      expect(answer.outputs.map((o) => o.name)).toEqual([
+        'f64_out',
+        'i32_out',
+        'i64_out',
+        'flag_out',
+      ]);
+      expect(answer.outputs[1]).toEqual({
+        name: 'i32_out',
+        shape: [2, 2],
+        datatype: 'INT32',
+        data: Array.from(i32),
+      });
+      // The binary outputs follow the header in the order they are listed.
+      let at = jsonLength;
+      const next = (o: (typeof answer.outputs)[number]) => {
+        expect(o.data).toBeUndefined();
+        const size = o.parameters!.binary_data_size;
+        const bytes = Uint8Array.prototype.slice.call(body, at, at + size);
+        at += size;
+        return bytes.buffer;
+      };
+      expect(Array.from(new Float64Array(next(answer.outputs[0])))).toEqual(Array.from(f64));
+      expect(Array.from(new BigInt64Array(next(answer.outputs[2])))).toEqual(Array.from(i64));
+      expect(Array.from(new Uint8Array(next(answer.outputs[3])))).toEqual([0, 1, 1, 0]);
+      expect(at).toBe(body.length);
+    });
+
+    it('answers binary MNIST-sized input with the same predictions as JSON', async () => {
+      const rows = randomRows(3, 4, 7);
+      const floats = Float32Array.from(rows.flat());
+      const bytes = Buffer.from(floats.buffer);
+      const header = Buffer.from(
+        JSON.stringify({
+          inputs: [
+            {
+              name: 'input',
+              shape: [3, 4],
+              datatype: 'FP32',
+              parameters: { binary_data_size: bytes.length },
+            },
+          ],
+        }),
+      );
+      const binary = await server.request('POST', '/v2/models/classifier/infer', {
+        body: Buffer.concat([header, bytes]),
+        headers: {
+          'content-type': 'application/octet-stream',
+          'inference-header-content-length': String(header.length),
+        },
+      });
+      expect(binary.status).toBe(200);
+      // No binary output asked for: a plain JSON response.
+      expect(binary.headers.get('content-type')).toMatch(/^application\/json/);
+      const json = await server.request('POST', '/v2/models/classifier/infer', {
+        json: {
+          inputs: [{ name: 'input', shape: [3, 4], datatype: 'FP32', data: Array.from(floats) }],
+        },
+      });
+      expect(output(binary, 'probabilities').data).toEqual(output(json, 'probabilities').data);
+      expect(output(binary, 'label').data).toEqual(output(json, 'label').data);
+    });
   });
 
   describe('v1 predict', () => {

@@ -1,5 +1,13 @@
 import { InvalidInputError } from '../../common/errors';
-import { DATATYPES, Datatype, Tensor, TensorSpec, toJsonArray } from '../../onnx/tensor';
+import {
+  DATATYPES,
+  Datatype,
+  Tensor,
+  TensorData,
+  TensorSpec,
+  toJsonArray,
+} from '../../onnx/tensor';
+import { decodeBinaryTensorData, encodeBinaryTensorData } from './kserve-v2-binary';
 import { decodeTensorData } from './tensor-decoding';
 
 /**
@@ -12,6 +20,8 @@ export interface DecodedInferRequest {
   inputs: Tensor[];
   /** Requested output names; undefined = all outputs. */
   outputs: string[] | undefined;
+  /** Outputs to return in the binary section (kserve-v2-binary.ts); empty = a JSON response. */
+  binaryOutputs: Set<string>;
   rows: number;
 }
 
@@ -19,11 +29,17 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * `binary`: the binary section of a request sent with the binary tensor data extension (its
+ * `body` is then the inference header); inputs with `parameters.binary_data_size` take their
+ * bytes from it in order.
+ */
 export function decodeV2InferRequest(
   body: unknown,
   modelInputs: TensorSpec[],
   modelOutputs: TensorSpec[],
   maxRows: number,
+  binary?: Buffer,
 ): DecodedInferRequest {
   if (!isObject(body))
     throw new InvalidInputError('request body must be a JSON object with "inputs"');
@@ -36,6 +52,7 @@ export function decodeV2InferRequest(
     throw new InvalidInputError('"inputs" must be a non-empty array of tensors');
   }
   const byName = new Map<string, Tensor>();
+  let binaryOffset = 0;
   body.inputs.forEach((raw: unknown, i: number) => {
     const field = `inputs[${i}]`;
     if (!isObject(raw))
@@ -77,18 +94,42 @@ export function decodeV2InferRequest(
         );
       }
     });
-    if (
-      raw.parameters !== undefined &&
-      isObject(raw.parameters) &&
-      raw.parameters.binary_data_size !== undefined
-    ) {
-      throw new InvalidInputError(
-        `${field}: binary tensor data needs the Inference-Header-Content-Length header`,
+    const binarySize = isObject(raw.parameters) ? raw.parameters.binary_data_size : undefined;
+    let data: TensorData;
+    if (binarySize === undefined) {
+      data = decodeTensorData(raw.data, spec.datatype, shape, `${field}.data`);
+    } else {
+      if (binary === undefined) {
+        throw new InvalidInputError(
+          `${field}: binary tensor data needs the Inference-Header-Content-Length header`,
+        );
+      }
+      if (typeof binarySize !== 'number' || !Number.isInteger(binarySize) || binarySize < 0) {
+        throw new InvalidInputError(`${field}.parameters.binary_data_size must be a byte count`);
+      }
+      if (raw.data !== undefined) {
+        throw new InvalidInputError(`${field} has both data and parameters.binary_data_size`);
+      }
+      if (binaryOffset + binarySize > binary.length) {
+        throw new InvalidInputError(
+          `${field}: binary_data_size is ${binarySize} bytes, only ${binary.length - binaryOffset} are left in the body`,
+        );
+      }
+      data = decodeBinaryTensorData(
+        binary.subarray(binaryOffset, binaryOffset + binarySize),
+        spec.datatype,
+        shape,
+        field,
       );
+      binaryOffset += binarySize;
     }
-    const data = decodeTensorData(raw.data, spec.datatype, shape, `${field}.data`);
     byName.set(spec.name, { name: spec.name, datatype: spec.datatype, shape, data });
   });
+  if (binary !== undefined && binaryOffset !== binary.length) {
+    throw new InvalidInputError(
+      `${binary.length - binaryOffset} bytes of binary data follow the inputs' binary_data_size`,
+    );
+  }
   for (const spec of modelInputs) {
     if (!byName.has(spec.name)) throw new InvalidInputError(`missing input '${spec.name}'`);
   }
@@ -107,6 +148,8 @@ export function decodeV2InferRequest(
   if (rows > maxRows)
     throw new InvalidInputError(`the request has ${rows} rows; the limit is ${maxRows}`);
 
+  const binaryByDefault = binaryFlag(body.parameters, 'binary_data_output', 'parameters') ?? false;
+  const binaryOutputs = new Set<string>();
   let outputs: string[] | undefined;
   if (body.outputs !== undefined) {
     if (!Array.isArray(body.outputs)) throw new InvalidInputError('"outputs" must be an array');
@@ -118,10 +161,36 @@ export function decodeV2InferRequest(
           `outputs[${i}]: the model has no output named '${o.name}' (outputs: ${modelOutputs.map((s) => s.name).join(', ')})`,
         );
       }
+      if (o.parameters !== undefined && !isObject(o.parameters)) {
+        throw new InvalidInputError(`outputs[${i}].parameters must be an object`);
+      }
+      if (binaryFlag(o.parameters, 'binary_data', `outputs[${i}].parameters`) ?? binaryByDefault) {
+        binaryOutputs.add(o.name);
+      }
       return o.name;
     });
+  } else if (binaryByDefault) {
+    for (const spec of modelOutputs) binaryOutputs.add(spec.name);
   }
-  return { id: body.id, inputs, outputs, rows };
+  return { id: body.id, inputs, outputs, binaryOutputs, rows };
+}
+
+/** A boolean flag of a `parameters` object; undefined when absent. */
+function binaryFlag(parameters: unknown, key: string, field: string): boolean | undefined {
+  if (!isObject(parameters) || parameters[key] === undefined) return undefined;
+  if (typeof parameters[key] !== 'boolean') {
+    throw new InvalidInputError(`${field}.${key} must be true or false`);
+  }
+  return parameters[key];
+}
+
+export interface V2InferOutput {
+  name: string;
+  shape: number[];
+  datatype: Datatype;
+  /** Absent when the output's values are in the binary section (kserve-v2-binary.ts). */
+  data?: Array<number | string | boolean>;
+  parameters?: { binary_data_size: number };
 }
 
 export interface V2InferResponse {
@@ -129,12 +198,14 @@ export interface V2InferResponse {
   model_version: string;
   id: string;
   parameters: { prediction_ids: string[] };
-  outputs: Array<{
-    name: string;
-    shape: number[];
-    datatype: Datatype;
-    data: Array<number | string | boolean>;
-  }>;
+  outputs: V2InferOutput[];
+}
+
+/** An output tensor with its values as JSON. */
+export function v2JsonOutput(name: string, t: Tensor): V2InferOutput {
+  const data =
+    t.datatype === 'BOOL' ? Array.from(t.data as Uint8Array, (v) => v !== 0) : toJsonArray(t.data);
+  return { name, shape: t.shape, datatype: t.datatype, data };
 }
 
 export function encodeV2InferResponse(
@@ -151,15 +222,44 @@ export function encodeV2InferResponse(
     model_version: String(version),
     id,
     parameters: { prediction_ids: predictionIds },
+    outputs: names.map((name) => v2JsonOutput(name, outputs.get(name)!)),
+  };
+}
+
+/** A response in the binary extension's form: the JSON header, then the binary outputs' bytes. */
+export interface BinaryInferResponse {
+  body: Buffer;
+  headerLength: number;
+}
+
+/**
+ * The infer response with the outputs named in `binary` in the binary section (each with
+ * `parameters.binary_data_size` instead of `data`), the others as JSON.
+ */
+export function encodeV2BinaryInferResponse(
+  response: Omit<V2InferResponse, 'outputs'>,
+  outputs: Map<string, Tensor>,
+  names: readonly string[],
+  binary: ReadonlySet<string>,
+): BinaryInferResponse {
+  const sections: Buffer[] = [];
+  const header: V2InferResponse = {
+    ...response,
     outputs: names.map((name) => {
       const t = outputs.get(name)!;
-      const data =
-        t.datatype === 'BOOL'
-          ? Array.from(t.data as Uint8Array, (v) => v !== 0)
-          : toJsonArray(t.data);
-      return { name, shape: t.shape, datatype: t.datatype, data };
+      if (!binary.has(name)) return v2JsonOutput(name, t);
+      const bytes = encodeBinaryTensorData(t);
+      sections.push(bytes);
+      return {
+        name,
+        shape: t.shape,
+        datatype: t.datatype,
+        parameters: { binary_data_size: bytes.length },
+      };
     }),
   };
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  return { body: Buffer.concat([json, ...sections]), headerLength: json.length };
 }
 
 export function v2ModelMetadata(

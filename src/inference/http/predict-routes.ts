@@ -1,13 +1,16 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ArgusError } from '../../common/errors';
 import { sendError } from '../../http/error-filter';
 import { parseVersion } from '../../registry/manifest';
 import {
+  BinaryInferResponse,
   decodeV1Instances,
   decodeV2InferRequest,
+  encodeV2BinaryInferResponse,
   encodeV2InferResponse,
+  INFERENCE_HEADER_CONTENT_LENGTH,
   predictionsFromOutputs,
+  splitBinaryInferBody,
 } from '../codecs';
 import { InferenceService } from '../inference.service';
 
@@ -17,6 +20,11 @@ interface ModelParams {
 }
 
 type PredictRequest = FastifyRequest<{ Params: ModelParams; Body: unknown }>;
+
+/** A V2 response in the binary tensor data extension's form (kserve-v2-binary.ts). */
+class BinaryReply {
+  constructor(readonly response: BinaryInferResponse) {}
+}
 
 /**
  * The predict routes — `POST /v1/models/:model[/versions/:version]/predict` and
@@ -50,7 +58,14 @@ export class PredictRoutes {
    */
   private answer(reply: FastifyReply, pending: Promise<unknown>): Promise<FastifyReply> {
     return pending.then(
-      (body) => reply.code(200).send(body),
+      (body) =>
+        body instanceof BinaryReply
+          ? reply
+              .code(200)
+              .header(INFERENCE_HEADER_CONTENT_LENGTH, body.response.headerLength)
+              .type('application/octet-stream')
+              .send(body.response.body)
+          : reply.code(200).send(body),
       (err: unknown) => {
         sendError(reply, err, this.log);
         return reply;
@@ -80,24 +95,43 @@ export class PredictRoutes {
 
   private async v2(req: PredictRequest): Promise<unknown> {
     const version = req.params.version === undefined ? undefined : parseVersion(req.params.version);
-    if (req.headers['inference-header-content-length'] !== undefined) {
-      throw new ArgusError(
-        'unsupported',
-        'the binary tensor data extension is not supported yet; send JSON tensors',
-      );
-    }
     const body = req.body;
+    const headerLength = req.headers[INFERENCE_HEADER_CONTENT_LENGTH];
     const maxRows = this.inference.maxRowsPerRequest;
     const outcome = await this.inference.infer(
       { model: req.params.model, version, requestId: req.id, protocol: 'v2' },
-      (manifest) => decodeV2InferRequest(body, manifest.inputs, manifest.outputs, maxRows),
+      (manifest) => {
+        // Inside the decode step, so a malformed binary body is logged as a failed request too.
+        if (headerLength === undefined) {
+          return decodeV2InferRequest(body, manifest.inputs, manifest.outputs, maxRows);
+        }
+        const { header, binary } = splitBinaryInferBody(body, headerLength);
+        return decodeV2InferRequest(header, manifest.inputs, manifest.outputs, maxRows, binary);
+      },
     );
+    const { decoded } = outcome;
+    const id = decoded.id ?? req.id;
+    if (decoded.binaryOutputs.size > 0) {
+      return new BinaryReply(
+        encodeV2BinaryInferResponse(
+          {
+            model_name: outcome.manifest.name,
+            model_version: String(outcome.manifest.version),
+            id,
+            parameters: { prediction_ids: outcome.predictionIds },
+          },
+          outcome.outputs,
+          decoded.outputs ?? [...outcome.outputs.keys()],
+          decoded.binaryOutputs,
+        ),
+      );
+    }
     return encodeV2InferResponse(
       outcome.manifest.name,
       outcome.manifest.version,
-      outcome.decoded.id ?? req.id,
+      id,
       outcome.outputs,
-      outcome.decoded.outputs,
+      decoded.outputs,
       outcome.predictionIds,
     );
   }

@@ -1,18 +1,7 @@
 import { EncodedPredictionQueue } from '../../../src/predictions/encoded-prediction-queue';
 import { ArrayRecordQueue } from '../../../src/predictions/record-queue';
 import type { StoredPrediction } from '../../../src/store/analytics-store';
-
-/** Deterministic pseudo-random numbers (mulberry32), so a failure reproduces. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as random } from '../../integration/monitoring/support';
 
 const HOSTILE = [
   '',

@@ -17,6 +17,9 @@ import { runAsBenchChild } from '../serving/child';
  *     → {"model", "predictions": [{"label", "probabilities"}]}
  *   POST /v2/models/{m}/infer    {"inputs": [{"name", "shape": [n, F], "datatype": "FP32", "data"}]}
  *     → {"model_name", "model_version", "id"?, "outputs": [{"name", "shape", "datatype", "data"}]}
+ *     or, with Inference-Header-Content-Length (KServe V2's binary tensor data extension), that
+ *     JSON header with `parameters.binary_data_size` instead of `data`, then the input's FP32
+ *     bytes; the answer is JSON either way.
  *
  * Stand-alone: BARE_MODEL=path.onnx [BARE_MODEL_NAME=mnist] [PORT=0]
  *   node -r ts-node/register/transpile-only bench/baselines/bare-fastify-server.ts
@@ -92,6 +95,9 @@ export async function startBareServer(options: BareServerOptions): Promise<BareS
     logger: false,
     bodyLimit: options.bodyLimitBytes ?? 16 * 1024 * 1024,
   });
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, (_req, body, done) =>
+    done(null, body),
+  );
 
   app.post<{ Params: { model: string }; Body: unknown }>(
     '/v1/models/:model/predict',
@@ -124,11 +130,37 @@ export async function startBareServer(options: BareServerOptions): Promise<BareS
     },
   );
 
+  const answerV2 = (body: unknown, { out }: { out: ort.InferenceSession.OnnxValueMapType }) => ({
+    model_name: options.modelName,
+    model_version: '1',
+    ...(isObject(body) && typeof body.id === 'string' ? { id: body.id } : {}),
+    outputs: session.outputNames.map((name) => {
+      const t = out[name];
+      const values = t.data as Float32Array | BigInt64Array;
+      return {
+        name,
+        shape: t.dims,
+        datatype: t.type === 'int64' ? 'INT64' : 'FP32',
+        data: Array.from(values, (v: number | bigint) => Number(v)),
+      };
+    }),
+  });
+
   app.post<{ Params: { model: string }; Body: unknown }>(
     '/v2/models/:model/infer',
     async (req, reply) => {
       if (req.params.model !== options.modelName) return fail(reply, 404, 'unknown model');
-      const body = req.body;
+      const headerLength = Number(req.headers['inference-header-content-length']);
+      let body = req.body;
+      let binary: Buffer | undefined;
+      if (Buffer.isBuffer(body) && Number.isInteger(headerLength) && headerLength <= body.length) {
+        binary = body.subarray(headerLength);
+        try {
+          body = JSON.parse(body.toString('utf8', 0, headerLength)) as unknown;
+        } catch {
+          return fail(reply, 400, 'the inference header is not JSON');
+        }
+      }
       const inputs = isObject(body) ? body.inputs : undefined;
       const tensor: unknown = Array.isArray(inputs) && inputs.length === 1 ? inputs[0] : undefined;
       if (!isObject(tensor) || tensor.name !== inputName || tensor.datatype !== 'FP32') {
@@ -145,6 +177,14 @@ export async function startBareServer(options: BareServerOptions): Promise<BareS
       }
       const rows = shape[0] as number;
       if (rows < 1 || rows > maxRows) return fail(reply, 400, `rows must be in 1..${maxRows}`);
+      if (binary !== undefined) {
+        if (binary.length !== rows * width * 4) {
+          return fail(reply, 400, `binary data must hold ${rows * width} FP32 values`);
+        }
+        const data = new Float32Array(rows * width);
+        new Uint8Array(data.buffer).set(binary);
+        return answerV2(body, await run(data, rows));
+      }
       const raw = tensor.data;
       if (!Array.isArray(raw)) return fail(reply, 400, 'data must be an array');
       const data = new Float32Array(rows * width);
@@ -163,22 +203,7 @@ export async function startBareServer(options: BareServerOptions): Promise<BareS
         if (err instanceof BadRequest) return fail(reply, 400, err.message);
         throw err;
       }
-      const { out } = await run(data, rows);
-      return {
-        model_name: options.modelName,
-        model_version: '1',
-        ...(isObject(body) && typeof body.id === 'string' ? { id: body.id } : {}),
-        outputs: session.outputNames.map((name) => {
-          const t = out[name];
-          const values = t.data as Float32Array | BigInt64Array;
-          return {
-            name,
-            shape: t.dims,
-            datatype: t.type === 'int64' ? 'INT64' : 'FP32',
-            data: Array.from(values, (v: number | bigint) => Number(v)),
-          };
-        }),
-      };
+      return answerV2(body, await run(data, rows));
     },
   );
 

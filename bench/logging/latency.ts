@@ -290,7 +290,7 @@ async function drive(
     requests: payload.bodies.map((body) => ({
       method: 'POST',
       path: payload.path,
-      headers: { 'content-type': 'application/json' },
+      headers: payload.headers,
       body,
     })),
   });

@@ -55,9 +55,12 @@ export async function driveOpenLoop(
   const host = target.hostname;
   const requests = payload.bodies.map((body) => {
     const bytes = Buffer.from(body);
+    const headers = Object.entries(payload.headers)
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('');
     const head =
       `POST ${payload.path} HTTP/1.1\r\nHost: ${target.host}\r\n` +
-      `Content-Type: application/json\r\nContent-Length: ${bytes.length}\r\n\r\n`;
+      `${headers}Content-Length: ${bytes.length}\r\n\r\n`;
     return Buffer.concat([Buffer.from(head), bytes]);
   });
 

@@ -34,14 +34,18 @@ export function mnistRows(count: number): number[][] {
   return rows;
 }
 
-export type Protocol = 'v1' | 'v2';
+/** `v2-binary`: KServe V2 with the binary tensor data extension (FP32 bytes after a JSON header). */
+export type Protocol = 'v1' | 'v2' | 'v2-binary';
+export const PROTOCOLS: readonly Protocol[] = ['v1', 'v2', 'v2-binary'];
 
 export interface Payload {
   protocol: Protocol;
   rowsPerRequest: number;
   path: string;
   /** Several distinct bodies; each connection cycles through them. */
-  bodies: string[];
+  bodies: Array<string | Buffer>;
+  /** The request headers, the same for every body. */
+  headers: Record<string, string>;
   bytesPerBody: number;
 }
 
@@ -57,6 +61,27 @@ export function v2Body(rows: number[][], inputName: string): string {
   });
 }
 
+/** The JSON inference header, then the rows as little-endian FP32 bytes. */
+export function v2BinaryBody(
+  rows: number[][],
+  inputName: string,
+): { body: Buffer; headerLength: number } {
+  const values = Float32Array.from(rows.flat());
+  const header = Buffer.from(
+    JSON.stringify({
+      inputs: [
+        {
+          name: inputName,
+          shape: [rows.length, FEATURES],
+          datatype: 'FP32',
+          parameters: { binary_data_size: values.byteLength },
+        },
+      ],
+    }),
+  );
+  return { body: Buffer.concat([header, Buffer.from(values.buffer)]), headerLength: header.length };
+}
+
 export function buildPayload(
   protocol: Protocol,
   modelName: string,
@@ -65,18 +90,28 @@ export function buildPayload(
   pool: number[][],
   distinctBodies = 8,
 ): Payload {
-  const bodies: string[] = [];
+  const bodies: Array<string | Buffer> = [];
+  let headers: Record<string, string> = { 'content-type': 'application/json' };
   for (let b = 0; b < distinctBodies; b++) {
     const rows: number[][] = [];
     for (let r = 0; r < rowsPerRequest; r++)
       rows.push(pool[(b * rowsPerRequest + r) % pool.length]);
-    bodies.push(protocol === 'v1' ? v1Body(rows) : v2Body(rows, inputName));
+    if (protocol === 'v2-binary') {
+      // Every body's header is the same JSON (same shape and size), so one header value fits all.
+      const { body, headerLength } = v2BinaryBody(rows, inputName);
+      bodies.push(body);
+      headers = {
+        'content-type': 'application/octet-stream',
+        'inference-header-content-length': String(headerLength),
+      };
+    } else bodies.push(protocol === 'v1' ? v1Body(rows) : v2Body(rows, inputName));
   }
   return {
     protocol,
     rowsPerRequest,
     path: protocol === 'v1' ? `/v1/models/${modelName}/predict` : `/v2/models/${modelName}/infer`,
     bodies,
+    headers,
     bytesPerBody: Math.round(bodies.reduce((s, b) => s + b.length, 0) / bodies.length),
   };
 }

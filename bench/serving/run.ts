@@ -13,7 +13,7 @@ import { mnistSizedClassifier } from '../../test/fixtures/models';
 import { BARE_SESSION_OPTIONS } from '../baselines/bare-fastify-server';
 import type { ChildMessage, ReadyMessage, StatsMessage } from './child';
 import { CollectorCounts, startStubCollector, StubCollector } from './otlp-stub-collector';
-import { buildPayload, FEATURES, mnistRows, Payload, Protocol } from './payloads';
+import { buildPayload, FEATURES, mnistRows, Payload, Protocol, PROTOCOLS } from './payloads';
 import { LatencySummary, median, promSum, summarize } from './stats';
 
 /**
@@ -135,7 +135,7 @@ const USAGE = `Usage: node -r ts-node/register/transpile-only bench/serving/run.
   --warmup S        warm-up seconds before each measurement (default 2)
   --quick           smoke run: --duration 3 --warmup 1
   --connections N   concurrent connections (default 32)
-  --protocols LIST  v1,v2 (default v1,v2)
+  --protocols LIST  v1,v2,v2-binary (default v1,v2; v2-binary = KServe V2 binary tensor data)
   --rows LIST       rows per request (default 1,32)
   --targets LIST    default: raw,bare,argus-batching,argus-no-batching,argus-batching-log-off,
                     argus-trace-always-log-on,argus-trace-ratio10-log-on; opt-in:
@@ -190,7 +190,9 @@ function parseSettings(argv: string[]): Settings {
           .map((s) => s.trim())
           .filter(Boolean);
   const protocols = list(values.protocols, ['v1', 'v2']);
-  for (const p of protocols) if (p !== 'v1' && p !== 'v2') throw new Error(`unknown protocol ${p}`);
+  for (const p of protocols) {
+    if (!PROTOCOLS.includes(p as Protocol)) throw new Error(`unknown protocol ${p}`);
+  }
   const rows = list(values.rows, ['1', '32']).map((r) => num(r, 1, 'rows', 1));
   const wired = predictionLogWired();
   const defaultTargets = ['raw', 'bare', 'argus-batching', 'argus-no-batching'];
@@ -499,7 +501,7 @@ async function drive(
     requests: payload.bodies.map((body) => ({
       method: 'POST',
       path: payload.path,
-      headers: { 'content-type': 'application/json' },
+      headers: payload.headers,
       body,
     })),
   });
@@ -564,7 +566,7 @@ async function sanityCheck(
 ): Promise<void> {
   const res = await fetch(`${url}${payload.path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: payload.headers,
     body: payload.bodies[0],
   });
   const text = await res.text();

@@ -11,7 +11,14 @@ import type { Payload } from '../../../bench/serving/payloads';
  */
 /** One empty JSON body, POSTed to `path`. */
 function emptyBodies(path: string): Payload {
-  return { protocol: 'v1', rowsPerRequest: 1, path, bodies: ['{}'], bytesPerBody: 2 };
+  return {
+    protocol: 'v1',
+    rowsPerRequest: 1,
+    path,
+    bodies: ['{}'],
+    headers: { 'content-type': 'application/json' },
+    bytesPerBody: 2,
+  };
 }
 
 describe('open-loop load driver', () => {

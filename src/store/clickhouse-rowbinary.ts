@@ -1,5 +1,5 @@
 import type { StoredPrediction } from './analytics-store';
-import { HOST_IS_LITTLE_ENDIAN } from './store-values';
+import { HOST_IS_LITTLE_ENDIAN } from '../common/byte-order';
 
 /**
  * Rows → ClickHouse `RowBinary`: the insert path of the `predictions` table.

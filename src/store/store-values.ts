@@ -9,13 +9,6 @@ export const DEFAULT_EVENT_LIMIT = 100;
 
 export const DEFAULT_MONITORING_LIMIT = 1000;
 
-/**
- * Whether typed arrays on this host are little-endian, the byte order both stores' binary
- * formats use (ClickHouse RowBinary, DuckDB's inputs blob): when true, a Float32Array's bytes can
- * be written as they are. True on every platform Node ships for, but not assumed.
- */
-export const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
 /** ClickHouse returns 64-bit integers as JSON strings, DuckDB as bigint. */
 export function toNumber(value: number | string | bigint): number {
   return typeof value === 'number' ? value : Number(value);

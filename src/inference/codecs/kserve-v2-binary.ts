@@ -1,3 +1,4 @@
+import { HOST_IS_LITTLE_ENDIAN } from '../../common/byte-order';
 import { ArgusError, InvalidInputError } from '../../common/errors';
 import { allocate, Datatype, elementCount, Tensor, TensorData } from '../../onnx/tensor';
 import { assertFinite } from './tensor-decoding';
@@ -13,8 +14,6 @@ import { assertFinite } from './tensor-decoding';
  */
 
 export const INFERENCE_HEADER_CONTENT_LENGTH = 'inference-header-content-length';
-
-const HOST_IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 const ELEMENT_BYTES: Record<Exclude<Datatype, 'BYTES'>, number> = {
   BOOL: 1,

@@ -4,6 +4,7 @@ import {
   splitBinaryInferBody,
 } from '../../../src/inference/codecs/kserve-v2-binary';
 import { InvalidInputError } from '../../../src/common/errors';
+import { assertFinite } from '../../../src/inference/codecs/tensor-decoding';
 
 function lengthPrefixed(values: string[]): Buffer {
   return Buffer.concat(
@@ -68,5 +69,26 @@ describe('binary tensor data (KServe V2 extension)', () => {
     expect(
       encodeBinaryTensorData({ name: 's', datatype: 'BYTES', shape: [2], data: strings }),
     ).toEqual(lengthPrefixed(strings));
+  });
+
+  it('refuses NaN and ±Inf at their index, and lets every finite value through', () => {
+    const finite = [0, -0, 1.5, -3.4028234663852886e38, 3.4028234663852886e38, 1e-45, -1e-45];
+    expect(() => assertFinite(Float32Array.from(finite), 'x')).not.toThrow();
+    expect(() =>
+      assertFinite(Float64Array.from([...finite, 1.7976931348623157e308, 5e-324]), 'x'),
+    ).not.toThrow();
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      for (const array of [Float32Array, Float64Array]) {
+        const values = array.from([1, 2, bad, 4]);
+        expect(() => assertFinite(values, 'inputs[0]')).toThrow(
+          new InvalidInputError(`inputs[0][2] is ${bad}; values must be finite`),
+        );
+        // A view at an offset reports the index within the view.
+        expect(() => assertFinite(values.subarray(1), 'v')).toThrow(/v\[1\] is/);
+      }
+    }
+    // Every NaN bit pattern, not only the canonical one.
+    const odd = new Float32Array(new Uint32Array([0x3f800000, 0xffc00001, 0x7f800001]).buffer);
+    expect(() => assertFinite(odd, 'x')).toThrow(/x\[1\] is NaN/);
   });
 });

@@ -1,3 +1,4 @@
+import { copyAscii } from '../common/binary-encoding';
 import type { StoredPrediction } from '../store/analytics-store';
 import type { PredictionRoute } from './prediction-record';
 
@@ -133,19 +134,9 @@ export function encodePrediction(
 function writeString(slab: RecordSlab, offset: number, value: string): number {
   const start = offset + 4;
   const length = value.length;
-  // Short ASCII strings (ids, names, routes) byte by byte: cheaper than a native call each.
-  if (length < 64) {
-    const bytes = slab.bytes;
-    let i = 0;
-    for (; i < length; i++) {
-      const c = value.charCodeAt(i);
-      if (c > 0x7f) break;
-      bytes[start + i] = c;
-    }
-    if (i === length) {
-      slab.view.setUint32(offset, length, true);
-      return start + length;
-    }
+  if (length < 64 && copyAscii(slab.bytes, start, value)) {
+    slab.view.setUint32(offset, length, true);
+    return start + length;
   }
   const written = slab.bytes.write(value, start, 'utf8');
   slab.view.setUint32(offset, written, true);

@@ -1,5 +1,5 @@
 import type { StoredPrediction } from './analytics-store';
-import { HOST_IS_LITTLE_ENDIAN } from '../common/byte-order';
+import { copyAscii, HOST_IS_LITTLE_ENDIAN } from '../common/binary-encoding';
 
 /**
  * Rows → ClickHouse `RowBinary`: the insert path of the `predictions` table.
@@ -108,17 +108,8 @@ export class RowBinaryWriter {
     const length = value.length;
     if (length < 128) {
       this.ensure(1 + length * 3);
-      let ascii = true;
       const start = this.offset + 1;
-      for (let i = 0; i < length; i++) {
-        const c = value.charCodeAt(i);
-        if (c > 0x7f) {
-          ascii = false;
-          break;
-        }
-        this.buffer[start + i] = c;
-      }
-      if (ascii) {
+      if (copyAscii(this.buffer, start, value)) {
         this.buffer[this.offset] = length;
         this.offset = start + length;
         return;

@@ -1,4 +1,4 @@
-import { HOST_IS_LITTLE_ENDIAN } from '../common/byte-order';
+import { HOST_IS_LITTLE_ENDIAN } from '../common/binary-encoding';
 
 /**
  * How the DuckDB store keeps a row's `inputs` in its BLOB column.

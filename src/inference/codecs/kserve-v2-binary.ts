@@ -1,4 +1,4 @@
-import { HOST_IS_LITTLE_ENDIAN } from '../../common/byte-order';
+import { HOST_IS_LITTLE_ENDIAN } from '../../common/binary-encoding';
 import { ArgusError, InvalidInputError } from '../../common/errors';
 import { allocate, Datatype, elementCount, Tensor, TensorData } from '../../onnx/tensor';
 import { assertFinite } from './tensor-decoding';

@@ -59,6 +59,8 @@ export class EncodedPredictionQueue implements RecordQueue<StoredPrediction> {
     const need = maxEncodedBytes(record);
     let tail = this.slabs[this.slabs.length - 1];
     if (tail === undefined || tail.end + need > tail.slab.bytes.length) {
+      // Nothing unread is left in a full tail when the queue is empty: let it go.
+      if (this.count === 0) this.slabs.length = 0;
       tail = { slab: newSlab(Math.max(this.slabBytes, need)), end: 0 };
       this.slabs.push(tail);
       if (this.slabs.length === 1) this.readAt = 0;
@@ -72,23 +74,18 @@ export class EncodedPredictionQueue implements RecordQueue<StoredPrediction> {
     const limit = Math.min(this.count, Math.max(count, maxCount));
     let weight = 0;
     while (out.length < limit && (out.length < count || weight < maxWeight)) {
-      let head = this.slabs[0];
-      if (this.readAt >= head.end) {
-        // Read out and not the tail (the tail always holds the unread records, if any are left).
+      const head = this.slabs[0].slab;
+      weight += encodedWeightAt(head, this.readAt);
+      out.push(decodePrediction(head, this.readAt));
+      this.readAt += encodedBytesAt(head, this.readAt);
+      // A read-out head goes at once, unless it is the tail (more records will follow in it), so
+      // slabs[0] always holds the next unread record.
+      if (this.readAt >= this.slabs[0].end && this.slabs.length > 1) {
         this.slabs.shift();
-        head = this.slabs[0];
         this.readAt = 0;
       }
-      weight += encodedWeightAt(head.slab, this.readAt);
-      out.push(decodePrediction(head.slab, this.readAt));
-      this.readAt += encodedBytesAt(head.slab, this.readAt);
     }
     this.count -= out.length;
-    // Let a read-out head go now, unless it is the only slab (more records will follow in it).
-    if (this.slabs.length > 1 && this.readAt >= this.slabs[0].end) {
-      this.slabs.shift();
-      this.readAt = 0;
-    }
     return out;
   }
 }

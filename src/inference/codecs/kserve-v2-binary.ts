@@ -15,21 +15,6 @@ import { assertFinite } from './tensor-decoding';
 
 export const INFERENCE_HEADER_CONTENT_LENGTH = 'inference-header-content-length';
 
-const ELEMENT_BYTES: Record<Exclude<Datatype, 'BYTES'>, number> = {
-  BOOL: 1,
-  UINT8: 1,
-  INT8: 1,
-  UINT16: 2,
-  INT16: 2,
-  FP16: 2,
-  UINT32: 4,
-  INT32: 4,
-  FP32: 4,
-  UINT64: 8,
-  INT64: 8,
-  FP64: 8,
-};
-
 /** A binary-extension request body split into its inference header and the tensor bytes after it. */
 export interface BinaryInferBody {
   header: unknown;
@@ -80,13 +65,13 @@ export function decodeBinaryTensorData(
 ): TensorData {
   const count = elementCount(shape);
   if (datatype === 'BYTES') return decodeBinaryStrings(bytes, count, shape, field);
-  const size = ELEMENT_BYTES[datatype];
+  const out = allocate(datatype, count) as Exclude<TensorData, string[]>;
+  const size = out.BYTES_PER_ELEMENT;
   if (bytes.length !== count * size) {
     throw new InvalidInputError(
       `${field}: binary_data_size is ${bytes.length} bytes; shape [${shape.join(', ')}] of ${datatype} needs ${count * size}`,
     );
   }
-  const out = allocate(datatype, count) as Exclude<TensorData, string[]>;
   // A copy into the typed array's own buffer: the section's offsets need not be aligned.
   new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(bytes);
   if (datatype === 'BOOL') {

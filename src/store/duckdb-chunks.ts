@@ -79,8 +79,8 @@ const NO_BINS = listValue([]);
  * Rows per reused data chunk. Getting a chunk's 19 column vectors costs ~25 µs each in the
  * bindings (an external buffer per vector), about 1 ms per chunk whatever its size: a chunk built
  * per 1 ms slice ended up holding ~16 MNIST rows at ~75 µs a row. One chunk of GROUP_ROWS rows is
- * filled again and again instead (its vectors stay cached while its row count does not change),
- * and slices are whole groups.
+ * filled again and again instead (its vectors stay cached as long as nothing sets its row count:
+ * `predictionChunk` fills it column by column), and slices are whole groups.
  */
 export const GROUP_ROWS = 64;
 
@@ -122,7 +122,10 @@ export function predictionChunk(
     columns[18][i] = r.error;
   }
   const chunk = into ?? DuckDBDataChunk.create(INCOMING_PREDICTION_TYPES, count);
-  chunk.setColumns(columns);
+  // Column by column, not `setColumns`: that sets the chunk's row count, and setting it (even to
+  // the same value) makes the bindings drop every cached column vector, so a reused chunk would
+  // build its 19 vectors again for every group.
+  for (let c = 0; c < columns.length; c++) chunk.setColumnValues(c, columns[c]);
   return chunk;
 }
 

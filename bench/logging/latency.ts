@@ -6,11 +6,12 @@ import { performance } from 'node:perf_hooks';
 import { OnnxRuntime } from '../../src/onnx/onnx-runtime';
 import { ModelRegistry } from '../../src/registry/model-registry';
 import { DuckDbStore } from '../../src/store/duckdb-store';
-import { mnistSizedClassifier } from '../../test/fixtures/models';
+import { mnistSizedClassifier, tabularClassifier } from '../../test/fixtures/models';
 import type { ChildMessage, ReadyMessage, StatsMessage } from '../serving/child';
 import { buildPayload, mnistRows, Payload } from '../serving/payloads';
 import { LatencySummary, summarize } from '../serving/stats';
 import { driveOpenLoop, OpenLoopResult } from './open-loop';
+import { rowTemplates } from './rows';
 
 /** The middle value; the mean of the two middle ones for an even count. */
 function median(values: number[]): number {
@@ -21,16 +22,31 @@ function median(values: number[]): number {
 
 /**
  * (iii) of the logging benchmark: what prediction logging adds to the predict path. Two Argus
- * children (bench/serving/argus-server.ts, the real `startServer`), same MNIST-sized model, same
- * ClickHouse; one logs every prediction (`ARGUS_LOG_PREDICTIONS=true`, the default), the other has
+ * children (bench/serving/argus-server.ts, the real `startServer`), same model (see
+ * `LatencyWorkload`), same ClickHouse; one logs every prediction (`ARGUS_LOG_PREDICTIONS=true`, the default), the other has
  * logging off. autocannon drives single-row v1 requests at N connections; the sides alternate in
  * ABBA order (off, on, on, off, ...; `rounds` runs each) so slow drift of a shared machine affects
  * both alike, and the median p99 of each side's runs is compared.
  */
 
 const ROOT = resolve(__dirname, '..', '..');
-const MODEL = 'mnist';
 const CLASS_NAMES = Array.from({ length: 10 }, (_, d) => String(d));
+
+/**
+ * What the predict requests carry, and so what each logged row holds:
+ * - `tabular`: the issue's row shape, the same as the writer measurement's (8 features, 10
+ *   scores): a 8 → 16 → 10 classifier fed generated features;
+ * - `mnist`: 784 pixels of real MNIST digits into a 784 → 128 → 10 classifier. Each logged row
+ *   carries ~100× the input bytes, which the store has to take on the same two cores.
+ */
+export type LatencyWorkload = 'tabular' | 'mnist';
+export const LATENCY_WORKLOADS: readonly LatencyWorkload[] = ['tabular', 'mnist'];
+
+function workloadModel(workload: LatencyWorkload): { model: Uint8Array; rows: number[][] } {
+  return workload === 'mnist'
+    ? { model: mnistSizedClassifier(), rows: mnistRows(256) }
+    : { model: tabularClassifier(), rows: rowTemplates(256).map((t) => Array.from(t.inputs)) };
+}
 const WARMUP_SECONDS = 2;
 
 export interface LatencySide extends LatencySummary {
@@ -63,6 +79,7 @@ export interface LatencySide extends LatencySummary {
 }
 
 export interface LatencyComparison {
+  workload: LatencyWorkload;
   /** Where the logging-on child logs: ClickHouse, or the embedded DuckDB file (the default store). */
   store: 'clickhouse' | 'duckdb';
   /** clickhouse-server pinned to its own core(s), Argus and the load generator to the others. */
@@ -116,6 +133,8 @@ export interface LatencyOptions {
    * no store traffic at all).
    */
   store?: 'clickhouse' | 'duckdb';
+  /** Model and rows of the predict requests (default `tabular`). */
+  workload?: LatencyWorkload;
   /** Names this comparison's ARGUS_HOMEs and databases apart from the others of the run. */
   tag?: string;
   /** clickhouse-server runs at nice 19 (recorded in the result; the caller renices it). */
@@ -378,7 +397,8 @@ function pin(pid: number, cores: string): void {
 
 export async function runLatencyComparison(options: LatencyOptions): Promise<LatencyComparison> {
   const rounds = options.rounds ?? 3;
-  const model = mnistSizedClassifier();
+  const workload = options.workload ?? 'tabular';
+  const { model, rows: payloadRows } = workloadModel(workload);
   const store = options.store ?? 'clickhouse';
   const tag = options.tag ?? (options.isolate ? '-isolated' : '');
   const homes: Record<'on' | 'off', string> = {
@@ -388,7 +408,7 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
   for (const home of Object.values(homes)) {
     const registry = new ModelRegistry({ home }, new OnnxRuntime());
     await registry.register(
-      MODEL,
+      workload,
       model,
       { task: 'classification', class_names: CLASS_NAMES },
       { alias: 'champion' },
@@ -440,7 +460,7 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
         if (pid !== undefined) pin(pid, isolate.argusCores);
       }
     }
-    const payload = buildPayload('v1', MODEL, 'input', 1, mnistRows(256));
+    const payload = buildPayload('v1', workload, 'input', 1, payloadRows);
     for (const side of ['off', 'on'] as const) {
       const warm = await drive(servers[side]!.url, payload, WARMUP_SECONDS, options.connections);
       sides[side].served += warm.ok;
@@ -574,6 +594,7 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
     };
   };
   return {
+    workload,
     store,
     isolated: options.isolate !== undefined,
     niced: options.niced === true,

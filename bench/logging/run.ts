@@ -12,7 +12,14 @@ import { predictionsRowBinary } from '../../src/store/clickhouse-rowbinary';
 import { predictionsTsv } from '../../src/store/clickhouse-tsv';
 import { ClickHouseServer } from '../../test/harness/clickhouse-server';
 import { procStatCpuMs } from '../serving/child';
-import { clickhouseQuery, runLatencyComparison, LatencyComparison } from './latency';
+import {
+  clickhouseQuery,
+  LATENCY_WORKLOADS,
+  LatencyComparison,
+  LatencyOptions,
+  LatencyWorkload,
+  runLatencyComparison,
+} from './latency';
 import { RecordFactory } from './rows';
 
 /**
@@ -23,8 +30,8 @@ import { RecordFactory } from './rows';
  *                  TabSeparated body piped to the HTTP interface with `curl --data-binary @file`.
  *   (ii)  writer   PredictionWriter.append → queue → batches → ClickHouseStore, sustained for
  *                  --duration seconds (default 30): rows/s, ratio to (i), RSS, loss check.
- *   (iii) latency  Argus (child process, MNIST-sized model), single-row v1 requests: p99 with
- *                  logging on vs off, closed loop (autocannon, 32 connections: at saturation,
+ *   (iii) latency  Argus (child process), single-row v1 requests of the issue's row shape (8
+ *                  features, 10 scores) and of MNIST digits (784 pixels): p99 with logging on vs off, closed loop (autocannon, 32 connections: at saturation,
  *                  so it measures lost throughput as much as latency) and open loop at fixed
  *                  shares of the closed-loop capacity (bench/logging/open-loop.ts: what the log
  *                  adds to a request at a given load, the target's reading).
@@ -37,6 +44,17 @@ import { RecordFactory } from './rows';
 
 const ROOT = resolve(__dirname, '..', '..');
 const TARGET = { minWriterRatio: 0.5, maxP99Added: 0.05 };
+
+type LatencyMode = 'colocated' | 'isolated' | 'niced' | 'duckdb';
+const LATENCY_MODE_LABELS: Record<LatencyMode, { heading: string; key: string }> = {
+  colocated: { heading: '(iii) clickhouse-server co-located', key: 'p99Added' },
+  isolated: {
+    heading: '(iii-b) clickhouse-server on its own core',
+    key: 'p99AddedClickHouseIsolated',
+  },
+  niced: { heading: '(iii-c) clickhouse-server at nice 19', key: 'p99AddedClickHouseNiced' },
+  duckdb: { heading: '(iii-d) logging to DuckDB (default store)', key: 'p99AddedDuckDb' },
+};
 
 const HELP = `usage: node -r ts-node/register/transpile-only bench/logging/run.ts [options]
 
@@ -62,6 +80,11 @@ const HELP = `usage: node -r ts-node/register/transpile-only bench/logging/run.t
                           niced      (iii-c) clickhouse-server at nice 19 (renice, all threads):
                                      Argus's own added latency, ClickHouse's CPU out of the way
                           duckdb     (iii-d) logging to the default embedded DuckDB store
+  --latency-rows LIST   what the (iii) requests carry, comma-separated (default tabular,mnist):
+                          tabular  the issue's row shape, as in (i) and (ii): 8 features in,
+                                   10 scores out
+                          mnist    784 pixels of real MNIST digits in, 10 scores out: every
+                                   logged row carries ~100x the input bytes
   --skip-latency        run (i) and (ii) only
   --only-latency        run (iii) only
   --quick               smoke run: 200k bulk rows, 8 s writer, 4 s per latency measurement
@@ -343,6 +366,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string' },
       'only-latency': { type: 'boolean' },
       'latency-modes': { type: 'string' },
+      'latency-rows': { type: 'string' },
       'open-loop': { type: 'string' },
       quick: { type: 'boolean' },
       out: { type: 'string' },
@@ -364,6 +388,14 @@ async function main(): Promise<void> {
     (values['latency-modes'] ?? 'colocated,isolated,niced,duckdb').split(',').map((m) => m.trim()),
   );
   if (values['no-isolate'] === true) modes.delete('isolated');
+  const workloads = (values['latency-rows'] ?? LATENCY_WORKLOADS.join(','))
+    .split(',')
+    .map((w) => w.trim());
+  for (const w of workloads) {
+    if (!(LATENCY_WORKLOADS as readonly string[]).includes(w)) {
+      throw new Error(`--latency-rows takes ${LATENCY_WORKLOADS.join(', ')}; got ${w}`);
+    }
+  }
   const openLoopText = values['open-loop'] ?? '0.2,0.35';
   const openLoopFractions =
     openLoopText === 'none'
@@ -390,11 +422,8 @@ async function main(): Promise<void> {
 
   let bulk: BulkResult | undefined;
   let bulkRowBinary: BulkResult | undefined;
-  let latencyIsolated: LatencyComparison | undefined;
   let writer: WriterResult | undefined;
-  let latency: LatencyComparison | undefined;
-  let latencyNiced: LatencyComparison | undefined;
-  let latencyDuckDb: LatencyComparison | undefined;
+  const latencies: Array<{ mode: LatencyMode; result: LatencyComparison }> = [];
   try {
     if (!values['only-latency']) {
       // The writer first, in a fresh process (its RSS figures are not inflated by the bulk file's
@@ -414,87 +443,76 @@ async function main(): Promise<void> {
     }
     const latencyRounds = values.rounds !== undefined ? Number(values.rounds) : quick ? 2 : 3;
     const cpuProfDir = values['cpu-prof'] !== undefined ? resolve(values['cpu-prof']) : undefined;
-    if (!values['skip-latency'] && modes.has('colocated')) {
-      process.stderr.write(`(iii) p99 latency, logging on vs off, ${latencyDuration} s each ...\n`);
-      latency = await runLatencyComparison({
-        clickhouseUrl: server.url,
-        seconds: latencyDuration,
-        connections,
-        work,
-        rounds: latencyRounds,
-        openLoopFractions,
-        cpuProfDir,
-        clickhouseCpuMs: () => processCpuMs(server.pid),
-        log: (m) => process.stderr.write(`    ${m}\n`),
-      });
-    }
-    if (!values['skip-latency']) {
-      const cores = cpus().length;
-      if (modes.has('isolated') && cores >= 2 && server.pid !== undefined) {
-        // The same comparison with clickhouse-server pinned to the last core, and Argus and the
-        // load generator to the others: ClickHouse's own ingest work no longer takes CPU from the
-        // server being measured, as when it runs on its own machine.
-        process.stderr.write(
-          `(iii-b) the same with clickhouse-server pinned to core ${cores - 1} (taskset) ...\n`,
-        );
-        latencyIsolated = await runLatencyComparison({
+    const cores = cpus().length;
+    const chPid = server.pid;
+    for (const workload of values['skip-latency'] ? [] : (workloads as LatencyWorkload[])) {
+      const compare = (
+        mode: LatencyMode,
+        extra: Partial<LatencyOptions> = {},
+      ): Promise<LatencyComparison> =>
+        runLatencyComparison({
           clickhouseUrl: server.url,
+          workload,
           seconds: latencyDuration,
           connections,
           work,
           rounds: latencyRounds,
           openLoopFractions,
+          tag: `-${workload}-${mode}`,
           cpuProfDir,
           clickhouseCpuMs: () => processCpuMs(server.pid),
-          isolate: {
-            clickhousePid: server.pid,
-            clickhouseCores: String(cores - 1),
-            argusCores: cores === 2 ? '0' : `0-${cores - 2}`,
-            allCores: `0-${cores - 1}`,
-          },
           log: (m) => process.stderr.write(`    ${m}\n`),
+          ...extra,
         });
+      const record = (mode: LatencyMode, result: LatencyComparison) =>
+        latencies.push({ mode, result });
+      if (modes.has('colocated')) {
+        process.stderr.write(
+          `(iii) ${workload} rows: p99 latency, logging on vs off, ${latencyDuration} s each ...\n`,
+        );
+        record('colocated', await compare('colocated'));
       }
-      const chPid = server.pid;
+      if (modes.has('isolated') && cores >= 2 && chPid !== undefined) {
+        // The same comparison with clickhouse-server pinned to the last core, and Argus and the
+        // load generator to the others: ClickHouse's own ingest work no longer takes CPU from the
+        // server being measured, as when it runs on its own machine.
+        process.stderr.write(
+          `(iii-b) ${workload} rows: clickhouse-server pinned to core ${cores - 1} (taskset) ...\n`,
+        );
+        record(
+          'isolated',
+          await compare('isolated', {
+            isolate: {
+              clickhousePid: chPid,
+              clickhouseCores: String(cores - 1),
+              argusCores: cores === 2 ? '0' : `0-${cores - 2}`,
+              allCores: `0-${cores - 1}`,
+            },
+          }),
+        );
+      }
       if (modes.has('niced') && chPid !== undefined) {
-        process.stderr.write(`(iii-c) the same with clickhouse-server at nice 19 ...\n`);
+        process.stderr.write(`(iii-c) ${workload} rows: clickhouse-server at nice 19 ...\n`);
         renice(chPid, 19);
         try {
-          latencyNiced = await runLatencyComparison({
-            clickhouseUrl: server.url,
-            seconds: latencyDuration,
-            connections,
-            work,
-            rounds: latencyRounds,
-            openLoopFractions,
-            tag: '-niced',
-            niced: true,
-            cpuProfDir,
-            // Threads clickhouse-server starts later inherit their creator's nice value, but not
-            // every creator was reniced: renice every thread before each run.
-            beforeRun: () => renice(chPid, 19),
-            clickhouseCpuMs: () => processCpuMs(server.pid),
-            log: (m) => process.stderr.write(`    ${m}\n`),
-          });
+          record(
+            'niced',
+            await compare('niced', {
+              niced: true,
+              // Threads clickhouse-server starts later inherit their creator's nice value, but
+              // not every creator was reniced: renice every thread before each run.
+              beforeRun: () => renice(chPid, 19),
+            }),
+          );
         } finally {
           renice(chPid, 0);
         }
       }
       if (modes.has('duckdb')) {
-        process.stderr.write(`(iii-d) p99 latency, logging to DuckDB (the default store) ...\n`);
-        latencyDuckDb = await runLatencyComparison({
-          clickhouseUrl: server.url,
-          store: 'duckdb',
-          seconds: latencyDuration,
-          connections,
-          work,
-          rounds: latencyRounds,
-          openLoopFractions,
-          tag: '-duckdb',
-          cpuProfDir,
-          clickhouseCpuMs: () => processCpuMs(server.pid),
-          log: (m) => process.stderr.write(`    ${m}\n`),
-        });
+        process.stderr.write(
+          `(iii-d) ${workload} rows: logging to DuckDB (the default store) ...\n`,
+        );
+        record('duckdb', await compare('duckdb', { store: 'duckdb' }));
       }
     }
   } finally {
@@ -659,18 +677,11 @@ async function main(): Promise<void> {
       '',
     ]);
   };
-  if (latency) latencyRows(latency, '(iii)', 'p99Added');
-  if (latencyIsolated) {
-    row(['(iii-b) clickhouse-server on its own core:', '', '', '', '']);
-    latencyRows(latencyIsolated, '      ', 'p99AddedClickHouseIsolated');
-  }
-  if (latencyNiced) {
-    row(['(iii-c) clickhouse-server at nice 19:', '', '', '', '']);
-    latencyRows(latencyNiced, '      ', 'p99AddedClickHouseNiced');
-  }
-  if (latencyDuckDb) {
-    row(['(iii-d) logging to DuckDB (default store):', '', '', '', '']);
-    latencyRows(latencyDuckDb, '      ', 'p99AddedDuckDb');
+  for (const { mode, result } of latencies) {
+    const { heading, key } = LATENCY_MODE_LABELS[mode];
+    const workloadKey = result.workload === 'tabular' ? 'Tabular' : 'Mnist';
+    row([`${heading}, ${result.workload} rows:`, '', '', '', '']);
+    latencyRows(result, '      ', `${key}${workloadKey}`);
   }
   const load1 = loadavg();
   process.stdout.write(
@@ -702,10 +713,7 @@ async function main(): Promise<void> {
         targets: TARGET,
         bulk,
         writer,
-        latency,
-        latencyIsolated,
-        latencyNiced,
-        latencyDuckDb,
+        latency: latencies.map(({ mode, result }) => ({ mode, ...result })),
         bulkRowBinary,
         comparisons,
       },

@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+import { AdaptiveSlices, yieldToEventLoop } from '../common/event-loop-slices';
 import type { StoredPrediction } from '../store/analytics-store';
 import {
   decodePrediction,
@@ -40,6 +42,8 @@ export class EncodedPredictionQueue implements RecordQueue<StoredPrediction> {
   /** Read position in slabs[0]. */
   private readAt = 0;
   private count = 0;
+  /** Sizes the decode slices of `take` from how long the previous ones took. */
+  private readonly slices = new AdaptiveSlices({ firstUnits: 256, maxUnits: 8192 });
 
   constructor(
     private readonly weigh: (record: StoredPrediction) => number,
@@ -69,23 +73,38 @@ export class EncodedPredictionQueue implements RecordQueue<StoredPrediction> {
     this.count++;
   }
 
-  take(count: number, maxCount: number, maxWeight: number): StoredPrediction[] {
+  /**
+   * Decodes the batch a slice at a time (about a millisecond each), handing the event loop back in
+   * between: a record costs ~3 µs to decode, so a 2000-record batch decoded in one piece held the
+   * loop for 5-7 ms once a second, which showed in the predict path's p99 at 2000 requests/s.
+   * Records pushed meanwhile queue behind the batch; the writer runs one take at a time.
+   */
+  async take(count: number, maxCount: number, maxWeight: number): Promise<StoredPrediction[]> {
     const out: StoredPrediction[] = [];
     const limit = Math.min(this.count, Math.max(count, maxCount));
+    const slices = this.slices;
     let weight = 0;
     while (out.length < limit && (out.length < count || weight < maxWeight)) {
-      const head = this.slabs[0].slab;
-      weight += encodedWeightAt(head, this.readAt);
-      out.push(decodePrediction(head, this.readAt));
-      this.readAt += encodedBytesAt(head, this.readAt);
-      // A read-out head goes at once, unless it is the tail (more records will follow in it), so
-      // slabs[0] always holds the next unread record.
-      if (this.readAt >= this.slabs[0].end && this.slabs.length > 1) {
-        this.slabs.shift();
-        this.readAt = 0;
+      if (out.length > 0) await yieldToEventLoop();
+      const began = performance.now();
+      const sliceEnd = Math.min(limit, out.length + slices.next());
+      const before = out.length;
+      while (out.length < sliceEnd && (out.length < count || weight < maxWeight)) {
+        const head = this.slabs[0].slab;
+        weight += encodedWeightAt(head, this.readAt);
+        out.push(decodePrediction(head, this.readAt));
+        this.readAt += encodedBytesAt(head, this.readAt);
+        // Counted out record by record: a push between slices then sees only what is still unread.
+        this.count--;
+        // A read-out head goes at once, unless it is the tail (more records will follow in it), so
+        // slabs[0] always holds the next unread record.
+        if (this.readAt >= this.slabs[0].end && this.slabs.length > 1) {
+          this.slabs.shift();
+          this.readAt = 0;
+        }
       }
+      slices.record(out.length - before, performance.now() - began);
     }
-    this.count -= out.length;
     return out;
   }
 }

@@ -443,7 +443,7 @@ export class TableWriter<T extends SpooledRecord> {
   private async flushLoop(drainAll: boolean): Promise<void> {
     try {
       do {
-        const batch = this.takeBatch();
+        const batch = await this.takeBatch();
         if (batch.length === 0) return;
         await this.deliver(batch);
       } while (drainAll ? this.queue.length > 0 : this.queue.length >= this.settings.flushRows);
@@ -459,7 +459,7 @@ export class TableWriter<T extends SpooledRecord> {
     else this.armFlushTimer();
   }
 
-  private takeBatch(): T[] {
+  private takeBatch(): Promise<T[]> {
     const { flushRows, maxBatchRows } = this.settings;
     // A backlog goes in one larger insert, bounded in rows and (for wide rows) in weight.
     return this.queue.take(flushRows, maxBatchRows, MAX_BATCH_WEIGHT);

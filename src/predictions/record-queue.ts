@@ -8,9 +8,10 @@ export interface RecordQueue<T> {
   push(record: T): void;
   /**
    * Removes and returns the first records: `count` of them (or all, if fewer wait), then more, up
-   * to `maxCount`, while their weights sum to less than `maxWeight`.
+   * to `maxCount`, while their weights sum to less than `maxWeight`. Asynchronous so that a queue
+   * which must decode its records can hand the event loop back while it does.
    */
-  take(count: number, maxCount: number, maxWeight: number): T[];
+  take(count: number, maxCount: number, maxWeight: number): Promise<T[]>;
 }
 
 /** Records kept as the objects they arrived as. */
@@ -28,7 +29,11 @@ export class ArrayRecordQueue<T> implements RecordQueue<T> {
     this.records.push(record);
   }
 
-  take(count: number, maxCount: number, maxWeight: number): T[] {
+  take(count: number, maxCount: number, maxWeight: number): Promise<T[]> {
+    return Promise.resolve(this.takeNow(count, maxCount, maxWeight));
+  }
+
+  private takeNow(count: number, maxCount: number, maxWeight: number): T[] {
     const queued = this.records.length;
     let n = Math.min(queued, count);
     if (queued > n && maxCount > n) {

@@ -59,12 +59,12 @@ function records(n: number, seed = 1): StoredPrediction[] {
 const weigh = (r: StoredPrediction): number => 60 + r.inputs.length + r.scores.length;
 
 describe('EncodedPredictionQueue', () => {
-  it('gives back every field of every record exactly, in order', () => {
+  it('gives back every field of every record exactly, in order', async () => {
     const rows = records(200);
     const queue = new EncodedPredictionQueue(weigh);
     for (const r of rows) queue.push(r);
     expect(queue.length).toBe(200);
-    const out = queue.take(200, 200, Infinity);
+    const out = await queue.take(200, 200, Infinity);
     expect(queue.length).toBe(0);
     expect(out).toHaveLength(200);
     for (let i = 0; i < rows.length; i++) {
@@ -77,18 +77,18 @@ describe('EncodedPredictionQueue', () => {
     }
   });
 
-  it('keeps NaN and infinite scores and inputs as they were', () => {
+  it('keeps NaN and infinite scores and inputs as they were', async () => {
     const r = records(1)[0];
     r.scores = [NaN, Infinity, -Infinity, 0.1];
     r.inputs = new Float32Array([NaN, Infinity, -Infinity, -0]);
     const queue = new EncodedPredictionQueue(weigh);
     queue.push(r);
-    const [out] = queue.take(1, 1, Infinity);
+    const [out] = await queue.take(1, 1, Infinity);
     expect(out.scores).toEqual([NaN, Infinity, -Infinity, 0.1]);
     expect(Array.from(out.inputs)).toEqual([NaN, Infinity, -Infinity, -0]);
   });
 
-  it('takes batches exactly as the array queue does, across slabs and oversized records', () => {
+  it('takes batches exactly as the array queue does, across slabs and oversized records', async () => {
     const rows = records(600, 7);
     const next = random(99);
     // 4 KB slabs: MNIST rows (3 KB of inputs) fill one each or need one of their own.
@@ -105,15 +105,15 @@ describe('EncodedPredictionQueue', () => {
       const count = Math.floor(next() * 30);
       const maxCount = count + Math.floor(next() * 60);
       const maxWeight = next() < 0.5 ? Infinity : Math.floor(next() * 5000);
-      const fromEncoded = encoded.take(count, maxCount, maxWeight);
-      const fromPlain = plain.take(count, maxCount, maxWeight);
+      const fromEncoded = await encoded.take(count, maxCount, maxWeight);
+      const fromPlain = await plain.take(count, maxCount, maxWeight);
       expect(fromEncoded).toEqual(fromPlain.map(expected));
       expect(encoded.length).toBe(plain.length);
       taken += fromEncoded.length;
       if (pushed === rows.length && fromEncoded.length === 0) {
         // Everything pushed; drain what is left.
-        const rest = encoded.take(rows.length, rows.length, Infinity);
-        expect(rest).toEqual(plain.take(rows.length, rows.length, Infinity).map(expected));
+        const rest = await encoded.take(rows.length, rows.length, Infinity);
+        expect(rest).toEqual((await plain.take(rows.length, rows.length, Infinity)).map(expected));
         taken += rest.length;
       }
     }
@@ -121,24 +121,45 @@ describe('EncodedPredictionQueue', () => {
     expect(encoded.slabCount).toBeLessThanOrEqual(1);
   });
 
-  it('never overwrites the inputs of records already taken', () => {
+  it('never overwrites the inputs of records already taken', async () => {
     const rows = records(400, 3);
     const queue = new EncodedPredictionQueue(weigh, 16 * 1024);
     for (const r of rows.slice(0, 100)) queue.push(r);
-    const first = queue.take(100, 100, Infinity);
+    const first = await queue.take(100, 100, Infinity);
     const snapshot = first.map((r) => Float32Array.from(r.inputs));
     // More records go into the same slab's free tail, and into new slabs.
     for (const r of rows.slice(100)) queue.push(r);
-    const second = queue.take(300, 300, Infinity);
+    const second = await queue.take(300, 300, Infinity);
     first.forEach((r, i) => expect(r.inputs).toEqual(snapshot[i]));
     second.forEach((r, i) => expect(r).toEqual(expected(rows[100 + i])));
   });
 
-  it('lets go of read-out slabs', () => {
+  it('lets go of read-out slabs', async () => {
     const queue = new EncodedPredictionQueue(weigh, 8 * 1024);
     for (const r of records(300, 5)) queue.push(r);
     expect(queue.slabCount).toBeGreaterThan(10);
-    queue.take(300, 300, Infinity);
+    await queue.take(300, 300, Infinity);
     expect(queue.slabCount).toBe(1);
+  });
+
+  it('decodes a large batch in slices, and records pushed meanwhile queue behind it', async () => {
+    const rows = records(3000, 11);
+    const queue = new EncodedPredictionQueue(weigh, 64 * 1024);
+    for (const r of rows.slice(0, 2000)) queue.push(r);
+    let pushed = 2000;
+    // Between the take's slices, requests keep appending: 20 records every turn of the loop.
+    let taking = true;
+    const push = (): void => {
+      for (let k = 0; k < 20 && pushed < rows.length; k++) queue.push(rows[pushed++]);
+      if (taking) setImmediate(push);
+    };
+    setImmediate(push);
+    const batch = await queue.take(2000, 2000, Infinity).finally(() => (taking = false));
+    expect(pushed).toBeGreaterThan(2000);
+    expect(batch).toEqual(rows.slice(0, 2000).map(expected));
+    expect(queue.length).toBe(pushed - 2000);
+    const rest = await queue.take(rows.length, rows.length, Infinity);
+    expect(rest).toEqual(rows.slice(2000, pushed).map(expected));
+    batch.forEach((r, i) => expect(r).toEqual(expected(rows[i])));
   });
 });

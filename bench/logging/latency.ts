@@ -23,14 +23,15 @@ function median(values: number[]): number {
 /**
  * (iii) of the logging benchmark: what prediction logging adds to the predict path. Two Argus
  * children (bench/serving/argus-server.ts, the real `startServer`), same model (see
- * `LatencyWorkload`), same ClickHouse; one logs every prediction (`ARGUS_LOG_PREDICTIONS=true`, the default), the other has
- * logging off. autocannon drives single-row v1 requests at N connections; the sides alternate in
+ * `LatencyWorkload`), same ClickHouse; one logs every prediction (`ARGUS_LOG_PREDICTIONS=true`,
+ * the default), the other has logging off. autocannon drives single-row v1 requests at N connections; the sides alternate in
  * ABBA order (off, on, on, off, ...; `rounds` runs each) so slow drift of a shared machine affects
  * both alike, and the median p99 of each side's runs is compared.
  */
 
 const ROOT = resolve(__dirname, '..', '..');
 const CLASS_NAMES = Array.from({ length: 10 }, (_, d) => String(d));
+const WARMUP_SECONDS = 2;
 
 /**
  * What the predict requests carry, and so what each logged row holds:
@@ -47,7 +48,6 @@ function workloadModel(workload: LatencyWorkload): { model: Uint8Array; rows: nu
     ? { model: mnistSizedClassifier(), rows: mnistRows(256) }
     : { model: tabularClassifier(), rows: rowTemplates(256).map((t) => Array.from(t.inputs)) };
 }
-const WARMUP_SECONDS = 2;
 
 export interface LatencySide extends LatencySummary {
   reqPerSec: number;

@@ -31,8 +31,9 @@ import { RecordFactory } from './rows';
  *   (ii)  writer   PredictionWriter.append → queue → batches → ClickHouseStore, sustained for
  *                  --duration seconds (default 30): rows/s, ratio to (i), RSS, loss check.
  *   (iii) latency  Argus (child process), single-row v1 requests of the issue's row shape (8
- *                  features, 10 scores) and of MNIST digits (784 pixels): p99 with logging on vs off, closed loop (autocannon, 32 connections: at saturation,
- *                  so it measures lost throughput as much as latency) and open loop at fixed
+ *                  features, 10 scores) and of MNIST digits (784 pixels): p99 with logging on
+ *                  vs off, closed loop (autocannon, 32 connections: at saturation, so it
+ *                  measures lost throughput as much as latency) and open loop at fixed
  *                  shares of the closed-loop capacity (bench/logging/open-loop.ts: what the log
  *                  adds to a request at a given load, the target's reading).
  *

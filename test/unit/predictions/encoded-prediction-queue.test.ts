@@ -150,8 +150,10 @@ describe('EncodedPredictionQueue', () => {
     // Between the take's slices, requests keep appending: 20 records every turn of the loop.
     let taking = true;
     const push = (): void => {
+      // The immediate already scheduled when the take resolves must not push any more.
+      if (!taking) return;
       for (let k = 0; k < 20 && pushed < rows.length; k++) queue.push(rows[pushed++]);
-      if (taking) setImmediate(push);
+      setImmediate(push);
     };
     setImmediate(push);
     const batch = await queue.take(2000, 2000, Infinity).finally(() => (taking = false));

@@ -680,9 +680,9 @@ async function main(): Promise<void> {
   };
   for (const { mode, result } of latencies) {
     const { heading, key } = LATENCY_MODE_LABELS[mode];
-    const workloadKey = result.workload === 'tabular' ? 'Tabular' : 'Mnist';
-    row([`${heading}, ${result.workload} rows:`, '', '', '', '']);
-    latencyRows(result, '      ', `${key}${workloadKey}`);
+    const workload = result.workload;
+    row([`${heading}, ${workload} rows:`, '', '', '', '']);
+    latencyRows(result, '      ', `${key}${workload[0].toUpperCase()}${workload.slice(1)}`);
   }
   const load1 = loadavg();
   process.stdout.write(

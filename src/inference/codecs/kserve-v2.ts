@@ -208,6 +208,26 @@ export function v2JsonOutput(name: string, t: Tensor): V2InferOutput {
   return { name, shape: t.shape, datatype: t.datatype, data };
 }
 
+/** The response to an infer request, each output encoded by `encodeOutput`. */
+function inferResponse(
+  model: string,
+  version: number,
+  id: string,
+  outputs: Map<string, Tensor>,
+  requested: string[] | undefined,
+  predictionIds: string[],
+  encodeOutput: (name: string, t: Tensor) => V2InferOutput,
+): V2InferResponse {
+  const names = requested ?? [...outputs.keys()];
+  return {
+    model_name: model,
+    model_version: String(version),
+    id,
+    parameters: { prediction_ids: predictionIds },
+    outputs: names.map((name) => encodeOutput(name, outputs.get(name)!)),
+  };
+}
+
 export function encodeV2InferResponse(
   model: string,
   version: number,
@@ -216,14 +236,7 @@ export function encodeV2InferResponse(
   requested: string[] | undefined,
   predictionIds: string[],
 ): V2InferResponse {
-  const names = requested ?? [...outputs.keys()];
-  return {
-    model_name: model,
-    model_version: String(version),
-    id,
-    parameters: { prediction_ids: predictionIds },
-    outputs: names.map((name) => v2JsonOutput(name, outputs.get(name)!)),
-  };
+  return inferResponse(model, version, id, outputs, requested, predictionIds, v2JsonOutput);
 }
 
 /** A response in the binary extension's form: the JSON header, then the binary outputs' bytes. */
@@ -233,31 +246,30 @@ export interface BinaryInferResponse {
 }
 
 /**
- * The infer response with the outputs named in `binary` in the binary section (each with
+ * `encodeV2InferResponse` with the outputs named in `binary` in the binary section (each with
  * `parameters.binary_data_size` instead of `data`), the others as JSON.
  */
 export function encodeV2BinaryInferResponse(
-  response: Omit<V2InferResponse, 'outputs'>,
+  model: string,
+  version: number,
+  id: string,
   outputs: Map<string, Tensor>,
-  names: readonly string[],
+  requested: string[] | undefined,
+  predictionIds: string[],
   binary: ReadonlySet<string>,
 ): BinaryInferResponse {
   const sections: Buffer[] = [];
-  const header: V2InferResponse = {
-    ...response,
-    outputs: names.map((name) => {
-      const t = outputs.get(name)!;
-      if (!binary.has(name)) return v2JsonOutput(name, t);
-      const bytes = encodeBinaryTensorData(t);
-      sections.push(bytes);
-      return {
-        name,
-        shape: t.shape,
-        datatype: t.datatype,
-        parameters: { binary_data_size: bytes.length },
-      };
-    }),
-  };
+  const header = inferResponse(model, version, id, outputs, requested, predictionIds, (name, t) => {
+    if (!binary.has(name)) return v2JsonOutput(name, t);
+    const bytes = encodeBinaryTensorData(t);
+    sections.push(bytes);
+    return {
+      name,
+      shape: t.shape,
+      datatype: t.datatype,
+      parameters: { binary_data_size: bytes.length },
+    };
+  });
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   return { body: Buffer.concat([json, ...sections]), headerLength: json.length };
 }

@@ -110,29 +110,16 @@ export class PredictRoutes {
       },
     );
     const { decoded } = outcome;
-    const id = decoded.id ?? req.id;
-    if (decoded.binaryOutputs.size > 0) {
-      return new BinaryReply(
-        encodeV2BinaryInferResponse(
-          {
-            model_name: outcome.manifest.name,
-            model_version: String(outcome.manifest.version),
-            id,
-            parameters: { prediction_ids: outcome.predictionIds },
-          },
-          outcome.outputs,
-          decoded.outputs ?? [...outcome.outputs.keys()],
-          decoded.binaryOutputs,
-        ),
-      );
-    }
-    return encodeV2InferResponse(
+    const response = [
       outcome.manifest.name,
       outcome.manifest.version,
-      id,
+      decoded.id ?? req.id,
       outcome.outputs,
       decoded.outputs,
       outcome.predictionIds,
-    );
+    ] as const;
+    return decoded.binaryOutputs.size > 0
+      ? new BinaryReply(encodeV2BinaryInferResponse(...response, decoded.binaryOutputs))
+      : encodeV2InferResponse(...response);
   }
 }

@@ -208,14 +208,19 @@ export function v2JsonOutput(name: string, t: Tensor): V2InferOutput {
   return { name, shape: t.shape, datatype: t.datatype, data };
 }
 
-/** The response to an infer request, each output encoded by `encodeOutput`. */
-function inferResponse(
+/** What an infer response is built from: model, version, id, outputs, requested names, ids. */
+export type V2InferResponseParts = [
   model: string,
   version: number,
   id: string,
   outputs: Map<string, Tensor>,
   requested: string[] | undefined,
   predictionIds: string[],
+];
+
+/** The response to an infer request, each output encoded by `encodeOutput`. */
+function inferResponse(
+  [model, version, id, outputs, requested, predictionIds]: V2InferResponseParts,
   encodeOutput: (name: string, t: Tensor) => V2InferOutput,
 ): V2InferResponse {
   const names = requested ?? [...outputs.keys()];
@@ -228,15 +233,8 @@ function inferResponse(
   };
 }
 
-export function encodeV2InferResponse(
-  model: string,
-  version: number,
-  id: string,
-  outputs: Map<string, Tensor>,
-  requested: string[] | undefined,
-  predictionIds: string[],
-): V2InferResponse {
-  return inferResponse(model, version, id, outputs, requested, predictionIds, v2JsonOutput);
+export function encodeV2InferResponse(...parts: V2InferResponseParts): V2InferResponse {
+  return inferResponse(parts, v2JsonOutput);
 }
 
 /** A response in the binary extension's form: the JSON header, then the binary outputs' bytes. */
@@ -250,16 +248,11 @@ export interface BinaryInferResponse {
  * `parameters.binary_data_size` instead of `data`), the others as JSON.
  */
 export function encodeV2BinaryInferResponse(
-  model: string,
-  version: number,
-  id: string,
-  outputs: Map<string, Tensor>,
-  requested: string[] | undefined,
-  predictionIds: string[],
   binary: ReadonlySet<string>,
+  ...parts: V2InferResponseParts
 ): BinaryInferResponse {
   const sections: Buffer[] = [];
-  const header = inferResponse(model, version, id, outputs, requested, predictionIds, (name, t) => {
+  const header = inferResponse(parts, (name, t) => {
     if (!binary.has(name)) return v2JsonOutput(name, t);
     const bytes = encodeBinaryTensorData(t);
     sections.push(bytes);

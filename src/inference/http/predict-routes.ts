@@ -11,6 +11,7 @@ import {
   INFERENCE_HEADER_CONTENT_LENGTH,
   predictionsFromOutputs,
   splitBinaryInferBody,
+  V2InferResponseParts,
 } from '../codecs';
 import { InferenceService } from '../inference.service';
 
@@ -110,16 +111,16 @@ export class PredictRoutes {
       },
     );
     const { decoded } = outcome;
-    const response = [
+    const response: V2InferResponseParts = [
       outcome.manifest.name,
       outcome.manifest.version,
       decoded.id ?? req.id,
       outcome.outputs,
       decoded.outputs,
       outcome.predictionIds,
-    ] as const;
+    ];
     return decoded.binaryOutputs.size > 0
-      ? new BinaryReply(encodeV2BinaryInferResponse(...response, decoded.binaryOutputs))
+      ? new BinaryReply(encodeV2BinaryInferResponse(decoded.binaryOutputs, ...response))
       : encodeV2InferResponse(...response);
   }
 }

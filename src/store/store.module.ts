@@ -10,7 +10,7 @@ import { ARGUS_CONFIG, ArgusConfig } from '../config';
 import { errorMessage } from '../common/errors';
 import { ANALYTICS_STORE, AnalyticsStore, StoreUnavailableError } from './analytics-store';
 import { ClickHouseStore } from './clickhouse-store';
-import { DuckDbStore } from './duckdb-store';
+import { DuckDbThreadStore } from './duckdb-thread-store';
 
 /** Retention runs this often; partitions are whole days, so hourly is plenty. */
 const RETENTION_INTERVAL_MS = 60 * 60 * 1000;
@@ -18,7 +18,10 @@ const RETENTION_INTERVAL_MS = 60 * 60 * 1000;
 /** While the store is unreachable at boot, migrations are retried this often. */
 const MIGRATION_RETRY_MS = 5000;
 
-/** ClickHouse when `CLICKHOUSE_URL` is configured, otherwise DuckDB at `${ARGUS_HOME}/argus.duckdb`. */
+/**
+ * ClickHouse when `CLICKHOUSE_URL` is configured, otherwise DuckDB at `${ARGUS_HOME}/argus.duckdb`,
+ * opened on a thread of its own (duckdb-thread-store.ts).
+ */
 export async function openAnalyticsStore(config: ArgusConfig): Promise<AnalyticsStore> {
   const clickhouse = config.store.clickhouse;
   if (clickhouse !== undefined) {
@@ -29,7 +32,7 @@ export async function openAnalyticsStore(config: ArgusConfig): Promise<Analytics
       database: clickhouse.database,
     });
   }
-  return DuckDbStore.open({ path: join(config.home, 'argus.duckdb') });
+  return DuckDbThreadStore.open({ path: join(config.home, 'argus.duckdb') });
 }
 
 /**

@@ -6,6 +6,7 @@ import { FeedbackRecord } from '../../../src/predictions/prediction-record';
 import { AnalyticsStore, StoredPrediction, StoreKind } from '../../../src/store';
 import { ClickHouseStore } from '../../../src/store/clickhouse-store';
 import { DuckDbStore } from '../../../src/store/duckdb-store';
+import { DuckDbThreadStore } from '../../../src/store/duckdb-thread-store';
 import { migrationsDirFor } from '../../../src/store/migrations';
 import { freshClickHouseDatabase, TestDatabase } from '../../harness/clickhouse';
 
@@ -25,7 +26,21 @@ export interface StoreFixture {
   cleanup(): Promise<void>;
 }
 
-export async function openStoreFixture(kind: StoreKind, label: string): Promise<StoreFixture> {
+/**
+ * The stores the contract runs against: each kind, and DuckDB on its own thread the way the
+ * server opens it (`openAnalyticsStore`), whose calls and errors cross a thread boundary.
+ */
+export type StoreVariant = StoreKind | 'duckdb-thread';
+
+export function variantKind(variant: StoreVariant): StoreKind {
+  return variant === 'duckdb-thread' ? 'duckdb' : variant;
+}
+
+export async function openStoreFixture(
+  variant: StoreVariant,
+  label: string,
+): Promise<StoreFixture> {
+  const kind = variantKind(variant);
   const workDir = mkdtempSync(join(tmpdir(), `argus-store-${kind}-`));
   const migrationsDir = join(workDir, 'migrations');
   cpSync(migrationsDirFor(kind), migrationsDir, { recursive: true });
@@ -48,7 +63,10 @@ export async function openStoreFixture(kind: StoreKind, label: string): Promise<
   } else {
     const duckDbPath = join(workDir, 'argus.duckdb');
     location = { duckDbPath };
-    open = () => DuckDbStore.open({ path: duckDbPath, migrationsDir });
+    open = () =>
+      variant === 'duckdb-thread'
+        ? DuckDbThreadStore.open({ path: duckDbPath, migrationsDir })
+        : DuckDbStore.open({ path: duckDbPath, migrationsDir });
   }
 
   const fixture: StoreFixture = {

@@ -1,0 +1,72 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import {
+  decodePrediction,
+  encodedBytesAt,
+  RecordSlab,
+} from '../predictions/prediction-record-codec';
+import type { AnalyticsStore, StoredPrediction } from './analytics-store';
+import { DuckDbStore } from './duckdb-store';
+import {
+  DuckDbThreadData,
+  serializeStoreError,
+  StoreThreadReply,
+  StoreThreadRequest,
+} from './duckdb-thread-protocol';
+
+/**
+ * Entry point of the DuckDB store thread: opens the database file and runs every store call the
+ * serving thread sends (`DuckDbThreadStore`), in arrival order, through one `DuckDbStore`. DuckDB
+ * allows one open instance of a file per process, so this thread owns all of its queries.
+ */
+
+function post(reply: StoreThreadReply): void {
+  parentPort?.postMessage(reply);
+}
+
+function decodeAll(bytes: Uint8Array, count: number): StoredPrediction[] {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const slab: RecordSlab = {
+    bytes: buffer,
+    view: new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength),
+  };
+  const rows = new Array<StoredPrediction>(count);
+  let offset = 0;
+  for (let i = 0; i < count; i++) {
+    rows[i] = decodePrediction(slab, offset);
+    offset += encodedBytesAt(slab, offset);
+  }
+  return rows;
+}
+
+async function serve(store: DuckDbStore, request: StoreThreadRequest): Promise<unknown> {
+  if ('bytes' in request) return store.insertPredictions(decodeAll(request.bytes, request.count));
+  if (request.method === 'migrate') {
+    const [, options] = request.args as Parameters<AnalyticsStore['migrate']>;
+    return store.migrate((line) => post({ type: 'progress', id: request.id, line }), options);
+  }
+  const method = (store as unknown as Record<string, unknown>)[request.method];
+  if (typeof method !== 'function') throw new Error(`no store method ${request.method}`);
+  // The method name and arguments come from DuckDbThreadStore, which forwards AnalyticsStore calls.
+  return (method as (...args: unknown[]) => Promise<unknown>).apply(store, request.args);
+}
+
+async function main(): Promise<void> {
+  const data = workerData as DuckDbThreadData;
+  let store: DuckDbStore;
+  try {
+    store = await DuckDbStore.open(data);
+  } catch (err) {
+    post({ type: 'failed', error: serializeStoreError(err) });
+    return;
+  }
+  parentPort?.on('message', (request: StoreThreadRequest) => {
+    // DuckDbStore orders its operations itself; calls start in the order they arrived.
+    serve(store, request).then(
+      (value) => post({ type: 'result', id: request.id, value }),
+      (err: unknown) => post({ type: 'error', id: request.id, error: serializeStoreError(err) }),
+    );
+  });
+  post({ type: 'ready' });
+}
+
+void main();

@@ -10,6 +10,7 @@ import type { AnalyticsStore } from '../../src/store/analytics-store';
 import { ClickHouseStore } from '../../src/store/clickhouse-store';
 import { predictionsRowBinary } from '../../src/store/clickhouse-rowbinary';
 import { DuckDbStore } from '../../src/store/duckdb-store';
+import { DuckDbThreadStore } from '../../src/store/duckdb-thread-store';
 import { validatePredictions } from '../../src/store/store-rows';
 import { ClickHouseServer } from '../../test/harness/clickhouse-server';
 import { threadCpuMs } from '../serving/child';
@@ -23,7 +24,7 @@ import { RecordFactory } from './rows';
  *
  *   node -r ts-node/register/transpile-only bench/logging/flush-pauses.ts [--batches 6] [--rows 5000]
  *
- * For each store (ClickHouse started privately, DuckDB in a temporary file) and row shape
+ * For each store (ClickHouse started privately, DuckDB in a temporary file, on its own thread as Argus runs it) and row shape
  * (8 features + 10 scores; MNIST: 784 inputs + 10 scores), it appends `--rows` records at once
  * `--batches` times through a real PredictionWriter (flushRows = rows, as Argus configures it) and
  * records, while each flush runs, the gaps between consecutive turns of the event loop (a
@@ -36,7 +37,9 @@ import { RecordFactory } from './rows';
 const HELP = `flush-pauses: event-loop pauses of the prediction log's flush
   --batches N     flushes per store and row shape (default 6; the first is a warm-up)
   --rows N        rows per flush (default 5000, ARGUS_LOG_FLUSH_ROWS)
-  --stores LIST   clickhouse,duckdb (default both)
+  --stores LIST   clickhouse,duckdb (default both); duckdb is the store on its own thread, as
+                  Argus runs it; duckdb-same-thread runs DuckDbStore on the event loop (before
+                  session 10)
 `;
 
 /**
@@ -174,9 +177,11 @@ async function main(): Promise<void> {
           });
           store = ch;
         } else {
-          store = await DuckDbStore.open({
-            path: join(work, `${shape.name.replace(/\W/g, '_')}.duckdb`),
-          });
+          const path = join(work, `${kind}-${shape.name.replace(/\W/g, '_')}.duckdb`);
+          store =
+            kind === 'duckdb-same-thread'
+              ? await DuckDbStore.open({ path })
+              : await DuckDbThreadStore.open({ path });
         }
         await store.migrate();
         const home = join(work, `${kind}-${shape.name.replace(/\W/g, '_')}`);

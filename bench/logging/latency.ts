@@ -26,7 +26,8 @@ function median(values: number[]): number {
  * `LatencyWorkload`), same ClickHouse; one logs every prediction (`ARGUS_LOG_PREDICTIONS=true`,
  * the default), the other has logging off. autocannon drives single-row v1 requests at N connections; the sides alternate in
  * ABBA order (off, on, on, off, ...; `rounds` runs each) so slow drift of a shared machine affects
- * both alike, and the median p99 of each side's runs is compared.
+ * both alike, and the median p99 of each side's runs is compared. While one side is measured the
+ * other is stopped (`measuredAlone`, since session 10).
  */
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -387,6 +388,26 @@ async function settle(servers: Array<Child | undefined>): Promise<void> {
   }
 }
 
+/**
+ * Runs `body` with every server but `measured` stopped (SIGSTOP, then SIGCONT), so a run measures
+ * one server alone. Both children live for the whole comparison, and the logging child's own
+ * work — its monitoring runs every minute, the store's queries over what it logged, DuckDB's
+ * threads — otherwise ran while the other side was measured and landed in that side's p99.
+ */
+async function measuredAlone<T>(
+  measured: Child,
+  all: Array<Child | undefined>,
+  body: () => Promise<T>,
+): Promise<T> {
+  const paused = all.filter((c): c is Child => c !== undefined && c !== measured);
+  for (const child of paused) child.process.kill('SIGSTOP');
+  try {
+    return await body();
+  } finally {
+    for (const child of paused) child.process.kill('SIGCONT');
+  }
+}
+
 /** Sets the CPU affinity of every thread of `pid` (Linux `taskset`). */
 function pin(pid: number, cores: string): void {
   const result = spawnSync('taskset', ['-a', '-p', '-c', cores, String(pid)], { encoding: 'utf8' });
@@ -469,12 +490,16 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
     const runs: Array<'on' | 'off'> = [];
     for (let r = 0; r < rounds; r++)
       runs.push(...(r % 2 === 0 ? (['off', 'on'] as const) : (['on', 'off'] as const)));
+    const both = [servers.off, servers.on];
     for (const side of runs) {
       options.beforeRun?.();
-      const cpuBefore = await servers[side]!.cpuMs();
+      const server = servers[side]!;
+      const cpuBefore = await server.cpuMs();
       const chBefore = options.clickhouseCpuMs?.() ?? NaN;
-      const result = await drive(servers[side]!.url, payload, options.seconds, options.connections);
-      const cpu = cpuPerRequest(cpuBefore, await servers[side]!.cpuMs(), result.ok);
+      const result = await measuredAlone(server, both, () =>
+        drive(server.url, payload, options.seconds, options.connections),
+      );
+      const cpu = cpuPerRequest(cpuBefore, await server.cpuMs(), result.ok);
       result.cpuUsPerRequest = cpu.all;
       result.mainThreadCpuUsPerRequest = cpu.mainThread;
       result.clickhouseCpuUsPerRequest = usPerRequest(
@@ -491,7 +516,6 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
       );
     }
     const capacity = median(sides.off.drives.map((d) => d.ok / d.seconds));
-    const both = [servers.off, servers.on];
     for (const fraction of options.openLoopFractions ?? []) {
       const rate = Math.max(1, Math.round(fraction * capacity));
       const openRuns: Record<
@@ -508,9 +532,12 @@ export async function runLatencyComparison(options: LatencyOptions): Promise<Lat
       for (const side of runs) {
         options.beforeRun?.();
         await settle(both);
-        const cpuBefore = await servers[side]!.cpuMs();
-        const run = await driveOpenLoop(servers[side]!.url, payload, rate, options.seconds);
-        const cpu = cpuPerRequest(cpuBefore, await servers[side]!.cpuMs(), run.ok);
+        const server = servers[side]!;
+        const cpuBefore = await server.cpuMs();
+        const run = await measuredAlone(server, both, () =>
+          driveOpenLoop(server.url, payload, rate, options.seconds),
+        );
+        const cpu = cpuPerRequest(cpuBefore, await server.cpuMs(), run.ok);
         const s = summarize(run.latencies);
         openRuns[side].push({ run, summary: s, cpu });
         sides[side].served += run.ok;

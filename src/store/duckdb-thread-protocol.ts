@@ -1,4 +1,4 @@
-import { ArgusError, ErrorKind, errorMessage, InvalidInputError } from '../common/errors';
+import { reviveError, SerializedError, serializeError } from '../common/worker-threads';
 import {
   MigrationChecksumError,
   MigrationFailedError,
@@ -48,26 +48,18 @@ export type StoreThreadReply =
   | { type: 'progress'; id: number; line: string };
 
 /**
- * An error as it crosses the thread: enough to rebuild the class callers match on. The writer
- * decides to retry or keep a batch by `StoreError.retryable`, the CLI and HTTP layer map `kind`,
- * and migration errors keep the fields their messages and callers use.
+ * An error as it crosses the thread (`SerializedError`, shared with training and profile builds),
+ * plus what the store's own classes need: the writer decides to retry or keep a batch by
+ * `StoreError.retryable`, so those must come back as their classes, and migration errors keep the
+ * fields their messages and callers use.
  */
-export interface SerializedStoreError {
-  name: string;
-  message: string;
-  kind: ErrorKind | null;
-  details: Record<string, unknown> | null;
+export interface SerializedStoreError extends SerializedError {
   /** MigrationChecksumError's file and checksums; MigrationFailedError's file and statement. */
   migration?: { file: string; appliedChecksum?: string; currentChecksum?: string; index?: number };
 }
 
 export function serializeStoreError(err: unknown): SerializedStoreError {
-  const serialized: SerializedStoreError = {
-    name: err instanceof Error ? err.name : 'Error',
-    message: errorMessage(err),
-    kind: err instanceof ArgusError ? err.kind : null,
-    details: err instanceof ArgusError ? (err.details ?? null) : null,
-  };
+  const serialized: SerializedStoreError = serializeError(err);
   if (err instanceof MigrationChecksumError) {
     serialized.migration = {
       file: err.file,
@@ -80,7 +72,7 @@ export function serializeStoreError(err: unknown): SerializedStoreError {
   return serialized;
 }
 
-/** The error again, as the class it was thrown as (other classes: their kind, or a plain Error). */
+/** The error again, as the class it was thrown as (other classes: `reviveError`'s mapping by kind). */
 export function reviveStoreError(error: SerializedStoreError): Error {
   const m = error.migration;
   switch (error.name) {
@@ -91,8 +83,9 @@ export function reviveStoreError(error: SerializedStoreError): Error {
     case 'StoreQueryError':
       return new StoreQueryError(error.message);
     case 'MigrationChecksumError':
-      if (m)
+      if (m) {
         return new MigrationChecksumError(m.file, m.appliedChecksum ?? '', m.currentChecksum ?? '');
+      }
       break;
     case 'MigrationFailedError':
       // The message already names file and statement; rebuilding from the cause would repeat them.
@@ -101,13 +94,7 @@ export function reviveStoreError(error: SerializedStoreError): Error {
     case 'RangeError':
       return new RangeError(error.message);
   }
-  const details = error.details ?? undefined;
-  let revived: Error;
-  if (error.kind === 'invalid') revived = new InvalidInputError(error.message, details);
-  else if (error.kind) revived = new ArgusError(error.kind, error.message, details);
-  else revived = new Error(error.message);
-  revived.name = error.name;
-  return revived;
+  return reviveError(error);
 }
 
 function withMessage<E extends StoreError>(err: E, message: string): E {

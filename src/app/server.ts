@@ -9,6 +9,7 @@ import { PredictRoutes } from '../inference/http/predict-routes';
 import { requestIdFor } from '../inference/http/request-context';
 import { ModelRuntime } from '../inference/model-runtime';
 import { AppModule } from './app.module';
+import { disableAllocationSitePretenuring } from './serving-heap';
 
 export interface RunningServer {
   app: NestFastifyApplication;
@@ -48,6 +49,7 @@ export async function startServer(
   config: ArgusConfig,
   options: ServerOptions = {},
 ): Promise<RunningServer> {
+  disableAllocationSitePretenuring();
   const adapter = new FastifyAdapter({
     bodyLimit: config.server.bodyLimitBytes,
     genReqId: requestIdFor,

@@ -42,9 +42,10 @@ import {
 import type { DuckDbStoreOptions } from './duckdb-store';
 import {
   DuckDbThreadData,
+  EncodedPredictions,
   reviveStoreError,
+  StoreCall,
   StoreThreadReply,
-  StoreThreadRequest,
 } from './duckdb-thread-protocol';
 import { validatePredictions } from './store-rows';
 
@@ -80,7 +81,7 @@ export class DuckDbThreadStore implements AnalyticsStore {
 
   private constructor(private readonly worker: Worker) {
     // Like an open DuckDbStore, an idle thread does not keep the process alive; a call in flight
-    // does (`send` refs it, the last reply unrefs it), or a CLI awaiting one would exit early.
+    // does (`send` refs it, `forget` unrefs it), or a CLI awaiting one would exit early.
     worker.unref();
     worker.on('message', (reply: StoreThreadReply) => this.onReply(reply));
     worker.on('error', (err) => this.fail(`the DuckDB store thread failed: ${err.message}`));
@@ -122,8 +123,7 @@ export class DuckDbThreadStore implements AnalyticsStore {
       call.onProgress?.(reply.line);
       return;
     }
-    this.pending.delete(reply.id);
-    if (this.pending.size === 0) this.worker.unref();
+    this.forget(reply.id);
     if (reply.type === 'result') call.resolve(reply.value);
     else call.reject(reviveStoreError(reply.error));
   }
@@ -135,36 +135,38 @@ export class DuckDbThreadStore implements AnalyticsStore {
   }
 
   private send<T>(
-    build: (id: number) => { request: StoreThreadRequest; transfer?: ArrayBuffer[] },
+    request: Omit<StoreCall, 'id'> | Omit<EncodedPredictions, 'id'>,
+    transfer?: ArrayBuffer[],
     onProgress?: MigrationProgress,
   ): Promise<T> {
     if (this.failure !== undefined) return Promise.reject(new StoreUnavailableError(this.failure));
     const id = this.nextId++;
-    const { request, transfer } = build(id);
     if (this.pending.size === 0) this.worker.ref();
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve, reject, onProgress });
       try {
-        this.worker.postMessage(request, transfer);
+        this.worker.postMessage({ ...request, id }, transfer);
       } catch (err) {
         // A value the structured clone cannot copy: this call fails, the store goes on.
-        this.pending.delete(id);
-        if (this.pending.size === 0) this.worker.unref();
+        this.forget(id);
         reject(err instanceof Error ? err : new Error(String(err)));
       }
     });
   }
 
+  /** The call `id` is answered: while none is in flight, the thread does not hold the process. */
+  private forget(id: number): void {
+    this.pending.delete(id);
+    if (this.pending.size === 0) this.worker.unref();
+  }
+
   private call<T>(method: keyof AnalyticsStore, ...args: unknown[]): Promise<T> {
-    return this.send<T>((id) => ({ request: { id, method, args } }));
+    return this.send<T>({ method, args });
   }
 
   migrate(onProgress?: MigrationProgress, options?: MigrateOptions): Promise<MigrationReport> {
     // The callback stays here; the thread posts its lines back (`progress` replies).
-    return this.send(
-      (id) => ({ request: { id, method: 'migrate', args: [null, options] } }),
-      onProgress,
-    );
+    return this.send({ method: 'migrate', args: [null, options] }, undefined, onProgress);
   }
 
   ping(): Promise<void> {
@@ -189,11 +191,10 @@ export class DuckDbThreadStore implements AnalyticsStore {
       this.encodeSlices,
     );
     const bytes = new Uint8Array(slab.bytes.buffer, slab.bytes.byteOffset, end);
-    return this.send((id) => ({
-      request: { id, method: 'insertPredictions', bytes, count: rows.length },
-      // newSlab allocates an ArrayBuffer of its own (never pooled), so it can be given away.
-      transfer: [slab.bytes.buffer as ArrayBuffer],
-    }));
+    // newSlab allocates an ArrayBuffer of its own (never pooled), so it can be given away.
+    return this.send({ method: 'insertPredictions', bytes, count: rows.length }, [
+      slab.bytes.buffer as ArrayBuffer,
+    ]);
   }
 
   insertFeedback(rows: readonly FeedbackRecord[]): Promise<void> {

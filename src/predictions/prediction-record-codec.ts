@@ -37,8 +37,15 @@ export interface RecordSlab {
 export function newSlab(size: number): RecordSlab {
   // Its own ArrayBuffer at offset 0 (never a slice of Buffer's shared pool), so 4-byte offsets
   // within the slab are 4-byte aligned for Float32Array views.
-  const bytes = Buffer.allocUnsafeSlow(roundUp4(size));
-  return { bytes, view: new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+  return slabOver(Buffer.allocUnsafeSlow(roundUp4(size)));
+}
+
+/** A slab over bytes that already hold records (a block another thread encoded and transferred). */
+export function slabOver(bytes: Uint8Array): RecordSlab {
+  const buffer = Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { bytes: buffer, view: new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength) };
 }
 
 function roundUp4(n: number): number {
@@ -151,6 +158,17 @@ export function encodedBytesAt(slab: RecordSlab, offset: number): number {
 /** The weight the record at `offset` was encoded with. */
 export function encodedWeightAt(slab: RecordSlab, offset: number): number {
   return slab.view.getUint32(offset + 4, true);
+}
+
+/** The `count` records written back to back from offset 0, in order. */
+export function decodePredictions(slab: RecordSlab, count: number): StoredPrediction[] {
+  const rows = new Array<StoredPrediction>(count);
+  let offset = 0;
+  for (let i = 0; i < count; i++) {
+    rows[i] = decodePrediction(slab, offset);
+    offset += encodedBytesAt(slab, offset);
+  }
+  return rows;
 }
 
 /** The record at `offset`; its inputs are a view of the slab (the slab lives as long as they do). */

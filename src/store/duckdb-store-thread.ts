@@ -1,11 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { lowerThreadPriority } from '../common/worker-threads';
-import {
-  decodePrediction,
-  encodedBytesAt,
-  RecordSlab,
-} from '../predictions/prediction-record-codec';
-import type { AnalyticsStore, StoredPrediction } from './analytics-store';
+import { decodePredictions, slabOver } from '../predictions/prediction-record-codec';
+import type { AnalyticsStore } from './analytics-store';
 import { DuckDbStore } from './duckdb-store';
 import {
   DuckDbThreadData,
@@ -32,23 +28,10 @@ function post(reply: StoreThreadReply): void {
   parentPort?.postMessage(reply);
 }
 
-function decodeAll(bytes: Uint8Array, count: number): StoredPrediction[] {
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const slab: RecordSlab = {
-    bytes: buffer,
-    view: new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength),
-  };
-  const rows = new Array<StoredPrediction>(count);
-  let offset = 0;
-  for (let i = 0; i < count; i++) {
-    rows[i] = decodePrediction(slab, offset);
-    offset += encodedBytesAt(slab, offset);
-  }
-  return rows;
-}
-
 async function serve(store: DuckDbStore, request: StoreThreadRequest): Promise<unknown> {
-  if ('bytes' in request) return store.insertPredictions(decodeAll(request.bytes, request.count));
+  if ('bytes' in request) {
+    return store.insertPredictions(decodePredictions(slabOver(request.bytes), request.count));
+  }
   if (request.method === 'migrate') {
     const [, options] = request.args as Parameters<AnalyticsStore['migrate']>;
     return store.migrate((line) => post({ type: 'progress', id: request.id, line }), options);
